@@ -1,0 +1,153 @@
+"""Scope: the one place that narrows a read to what a user may see, and decides what they may do.
+
+Every list, detail, count, export and change-log read goes through `restrict`. A model takes part by
+declaring `scope_fields` (which of its columns hold organisation, sensitivity, status, unit and author).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from sitaware.core.choices import Role
+from sitaware.core.models import Membership, SharingAgreement
+
+# What each role may do. Viewing is further narrowed by organisation, clearance and agreements.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    Role.REPORTER: frozenset({"view", "create", "change_own", "submit"}),
+    Role.ANALYST: frozenset({"view", "create", "change", "submit", "export", "import", "decide"}),
+    Role.SUPERVISOR: frozenset(
+        {"view", "create", "change", "submit", "review", "publish", "archive", "export", "import", "decide"}
+    ),
+    Role.COMMANDER: frozenset({"view", "export", "decide", "publish"}),
+    Role.OVERSIGHT: frozenset({"view", "export", "audit", "suspend_component"}),
+    Role.ADMINISTRATOR: frozenset(
+        {"view", "export", "import", "audit", "manage_users", "manage_components", "suspend_component"}
+    ),
+}
+# Roles that see the change log and oversight material (not only record entries) of their organisation.
+AUDIT_ROLES = frozenset({Role.OVERSIGHT, Role.ADMINISTRATOR})
+# Who, besides the author and the reporting unit's supervisors, may read source and informant identity.
+SOURCE_IDENTITY_ROLES = frozenset({Role.SUPERVISOR})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user as scope sees them. `system` actors are for migrations and internal jobs only."""
+
+    user_id: int | None
+    username: str
+    organisation_id: UUID | None
+    unit_id: UUID | None
+    role: str
+    clearance: int
+    system: bool = False
+    actions: frozenset[str] = field(default_factory=frozenset)
+
+    def can(self, action: str) -> bool:
+        return self.system or action in self.actions
+
+    def require(self, action: str) -> None:
+        if not self.can(action):
+            raise PermissionDenied(f"your role ({self.role}) may not {action.replace('_', ' ')}")
+
+    @property
+    def label(self) -> str:
+        return self.username
+
+
+def actor_for(user: Any) -> Actor:
+    """The Actor for an authenticated user; users without a membership get no access at all."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise PermissionDenied("authentication required")
+    try:
+        membership = user.membership
+    except Membership.DoesNotExist as exc:
+        raise PermissionDenied("this account belongs to no organisation; ask an administrator") from exc
+    return Actor(
+        user_id=user.pk,
+        username=user.get_username(),
+        organisation_id=membership.organisation_id,
+        unit_id=membership.unit_id,
+        role=membership.role,
+        clearance=int(membership.clearance),
+        actions=ROLE_ACTIONS.get(membership.role, frozenset()),
+    )
+
+
+def system_actor(label: str = "system") -> Actor:
+    return Actor(None, label, None, None, "system", 3, system=True)
+
+
+def active_agreements(actor: Actor) -> list[SharingAgreement]:
+    if actor.organisation_id is None:
+        return []
+    now = timezone.now()
+    return list(
+        SharingAgreement.objects.filter(recipient_id=actor.organisation_id, active=True, valid_from__lte=now)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("pk")
+    )
+
+
+def _fields(model: type) -> dict[str, str | None]:
+    declared = getattr(model, "scope_fields", None)
+    if declared is None:
+        raise TypeError(f"{model.__name__} declares no scope_fields and cannot be read through scope")
+    return {
+        "organisation": declared.get("organisation", "organisation"),
+        "sensitivity": declared.get("sensitivity", "sensitivity"),
+        "status": declared.get("status"),
+        "unit": declared.get("unit"),
+        "author": declared.get("author"),
+        "audit_only": declared.get("audit_only"),
+    }
+
+
+def visibility_q(model: type, actor: Actor, agreements: list[SharingAgreement] | None = None) -> Q:
+    """The WHERE clause for what `actor` may see of `model`. Deny by default: no rule, no row."""
+    if actor.system:
+        return Q()
+    if not actor.can("view") or actor.organisation_id is None:
+        return Q(pk__in=[])
+    f = _fields(model)
+    org, sens, status, unit, author = f["organisation"], f["sensitivity"], f["status"], f["unit"], f["author"]
+
+    own = Q(**{org: actor.organisation_id, f"{sens}__lte": actor.clearance})
+    if f["audit_only"] and actor.role not in AUDIT_ROLES:
+        return Q(pk__in=[])
+    if status:
+        # Drafts stay with their unit and author until submitted.
+        own_unit = Q(**{unit: actor.unit_id}) if unit and actor.unit_id else Q(pk__in=[])
+        by_me = Q(**{author: actor.user_id}) if author else Q(pk__in=[])
+        not_draft = ~Q(**{status: "draft"})
+        if actor.role == Role.REPORTER:
+            # Reporters see their unit's work and what their organisation has published.
+            own &= own_unit | by_me | Q(**{f"{status}__in": ["published", "archived"]})
+        else:
+            own &= not_draft | own_unit | by_me
+    rule = own
+    for agreement in active_agreements(actor) if agreements is None else agreements:
+        shared = Q(**{org: agreement.provider_id, f"{sens}__lte": min(agreement.max_sensitivity, actor.clearance)})
+        if status:
+            shared &= Q(**{f"{status}__in": list(agreement.statuses or ["published"])})
+        rule |= shared
+    return rule
+
+
+def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+    """Narrow any scoped queryset to what `actor` may see. Counts, maps and exports start here."""
+    return queryset.filter(visibility_q(queryset.model, actor))
+
+
+def agreement_for(actor: Actor, organisation_id: UUID) -> SharingAgreement | None:
+    """The agreement through which `actor` sees another organisation's data, if any."""
+    for agreement in active_agreements(actor):
+        if agreement.provider_id == organisation_id:
+            return agreement
+    return None
