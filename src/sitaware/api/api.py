@@ -1,5 +1,17 @@
-"""The HTTP API, assembled from the routers the apps expose."""
+"""The HTTP API, assembled from the routers the apps expose (each app owns its `api.py`)."""
 
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="sitaware API", version="1", urls_namespace="api")
+from sitaware.api import errors
+from sitaware.api.auth import API_AUTH
+
+api = NinjaAPI(
+    title="sitaware API",
+    version="1",
+    description="Records, scope, change log and recommendations. Every read is narrowed to the caller's scope.",
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+errors.install(api)
+
+# Routers are added below, one line per app router.
