@@ -65,7 +65,8 @@ def get_record(actor: Actor, record_id: uuid.UUID | str, *, for_update: bool = F
         raise RecordNotFound(f"no record {record_id}") from None
     qs = scoped_records(actor).select_related("organisation", "reporting_unit")
     if for_update:
-        qs = qs.select_for_update()
+        # Lock the record row only: locking the joined organisation row too would deadlock concurrent writers.
+        qs = qs.select_for_update(of=("self",))
     record = qs.filter(pk=key).first()
     if record is None:
         raise RecordNotFound(f"no record {record_id}")
