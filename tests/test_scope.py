@@ -251,3 +251,29 @@ def test_the_change_log_is_narrowed_to_the_readers_scope(corpus, actor, world):
     assert any(e.object_type == "api_token" for e in changes_for(actor("otto"), limit=1000))
     assert not any(e.object_type == "api_token" for e in changes_for(actor("sam"), limit=1000))
     assert not any(e.object_type == "api_token" for e in changes_for(actor("hugo"), limit=1000))
+
+
+def test_history_does_not_leak_an_earlier_more_sensitive_version(world, actor):
+    from sitaware.records import services
+
+    record = services.create_record(actor("sam"), record_payload(sensitivity="confidential",
+                                                                 narrative="Names the informant's village."))
+    services.update_record(actor("sam"), record.id, {"base_version": 1, "sensitivity": "restricted",
+                                                     "narrative": "Sanitised account."})
+    services.transition(actor("sam"), record.id, "in_review")
+    revs = services.revisions(actor("rita"), record.id)  # clearance: restricted
+    assert revs[0]["snapshot"] == {"version": 1, "withheld": True}
+    assert revs[1]["snapshot"]["narrative"] == "Sanitised account."
+    assert "Names the informant" not in str(revs)
+
+
+def test_a_partner_sees_no_history_from_before_the_record_was_shared(world, actor):
+    from sitaware.core.scope import system_actor
+    from sitaware.records import services
+
+    record = services.create_record(actor("sara"), record_payload(sensitivity="public", title="draft wording"))
+    for step in ("in_review", "verified"):
+        services.transition(system_actor("test"), record.id, step)
+    revs = services.revisions(actor("ana"), record.id)
+    assert [r["snapshot"].get("withheld", False) for r in revs] == [True, True, False]
+    assert revs[2]["snapshot"]["narrative"] is None  # withheld by the agreement

@@ -15,3 +15,7 @@ api = NinjaAPI(
 errors.install(api)
 
 # Routers are added below, one line per app router.
+api.add_router("/", "sitaware.oversight.api.router")
+api.add_router("/records", "sitaware.records.api.router")
+api.add_router("/taxonomies", "sitaware.records.api.taxonomy_router")
+api.add_router("/", "sitaware.api.account_and_changes.router")

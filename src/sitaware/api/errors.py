@@ -2,31 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from sitaware.records.errors import RecordNotFound, RecordValidationError, TransitionRefused, VersionConflict
 
+TIMEZONE_MESSAGE = "needs a time zone, e.g. 2026-01-31T14:00:00+00:00 or ...Z"
+
+
+class BadInput(ValueError):
+    """Request input (query, path or body) that no service saw yet is wrong; `problems` is [{field, message}]."""
+
+    def __init__(self, problems: list[dict[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+
+
+def reject_unknown_params(request: HttpRequest, allowed: Iterable[str]) -> None:
+    """A misspelt filter must not silently widen a query: name every parameter the endpoint does not know."""
+    known = set(allowed)
+    unknown = sorted(set(request.GET) - known)
+    if unknown:
+        accepted = ", ".join(sorted(known))
+        raise BadInput(
+            [{"field": name, "message": f"unknown query parameter; this endpoint accepts {accepted}"}
+             for name in unknown]
+        )
+
+
+def _schema_problems(exc: ValidationError) -> list[dict[str, str]]:
+    problems = []
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path")]
+        message = err.get("msg", "invalid")
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        if err.get("type") == "timezone_aware":
+            message = TIMEZONE_MESSAGE
+        if not loc and err.get("type") == "missing":
+            message = "send a JSON object in the request body (Content-Type: application/json)"
+        problems.append({"field": ".".join(loc) or "request", "message": message})
+    return problems
+
 
 def install(api: NinjaAPI) -> None:
+    def invalid(request: HttpRequest, problems: list[dict[str, str]]):
+        return api.create_response(request, {"detail": "invalid input", "errors": problems}, status=400)
+
     @api.exception_handler(RecordValidationError)
     def _invalid(request: HttpRequest, exc: RecordValidationError):
-        return api.create_response(request, {"detail": "invalid input", "errors": exc.problems}, status=400)
+        return invalid(request, exc.problems)
+
+    @api.exception_handler(BadInput)
+    def _bad_input(request: HttpRequest, exc: BadInput):
+        return invalid(request, exc.problems)
 
     @api.exception_handler(ValidationError)
     def _schema_invalid(request: HttpRequest, exc: ValidationError):
-        errors = []
-        for err in exc.errors:
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query")]
-            message = err.get("msg", "invalid")
-            if message.startswith("Value error, "):
-                message = message[len("Value error, "):]
-            if err.get("type") == "timezone_aware":
-                message = "needs a time zone, e.g. 2026-01-31T14:00:00+00:00 or ...Z"
-            errors.append({"field": ".".join(loc) or "request", "message": message})
-        return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=400)
+        return invalid(request, _schema_problems(exc))
+
+    @api.exception_handler(HttpError)
+    def _http_error(request: HttpRequest, exc: HttpError):
+        if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+            return invalid(request, [{"field": "body", "message": "not valid JSON; send a JSON object"}])
+        return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
     @api.exception_handler(RecordNotFound)
     def _not_found(request: HttpRequest, exc: RecordNotFound):
@@ -51,5 +94,8 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(AuthenticationError)
     def _unauthenticated(request: HttpRequest, exc: AuthenticationError):
         return api.create_response(
-            request, {"detail": "authentication required: send 'Authorization: Bearer <token>' or log in"}, status=401
+            request,
+            {"detail": "authentication required: send 'Authorization: Bearer <token>' (a valid, unrevoked, "
+                       "unexpired token) or log in"},
+            status=401,
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from pydantic import ValidationError
@@ -280,9 +280,20 @@ def revisions(actor: Actor, record_id: uuid.UUID | str) -> list[dict[str, Any]]:
     record = get_record(actor, record_id)
     redactor = Redactor.for_actor(actor)
     hidden = set(redactor.hidden_fields(record))
+    agreement = redactor.agreement_for(record)
+    limit = actor.clearance if agreement is None else min(actor.clearance, agreement.max_sensitivity)
+    shared_statuses = set(agreement.statuses or ["published"]) if agreement is not None else None
     out = []
     for rev in record.revisions.order_by("version"):
-        snapshot = {k: (REDACTED if k in hidden else v) for k, v in rev.snapshot.items()}
+        # An earlier version may have been more sensitive, or (for a partner) not yet in a shared status:
+        # its content is withheld, its existence is not.
+        withheld = (not actor.system and rev.snapshot.get("sensitivity", 0) > limit) or (
+            shared_statuses is not None and rev.snapshot.get("status") not in shared_statuses
+        )
+        if withheld:
+            snapshot = {"version": rev.version, "withheld": True}
+        else:
+            snapshot = {k: (REDACTED if k in hidden else v) for k, v in rev.snapshot.items()}
         out.append(
             {
                 "version": rev.version,
@@ -478,7 +489,15 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
             raise RecordValidationError(
                 [{"field": "external_id", "message": "a record with this external id already exists"}]
             )
-        record.save(force_insert=True)
+        try:
+            # A savepoint, so that losing a race on the same client-made id leaves the transaction usable.
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError:
+            existing = Record.objects.filter(pk=record.id).first()
+            if existing is not None and existing.created_by_id == actor.user_id:
+                return existing
+            raise RecordValidationError([{"field": "id", "message": "this id is already taken"}]) from None
         snapshot = snapshot_of(record, unit_code=record.reporting_unit.code, org_code=ctx.org_code or None)
         entry = changelog.append([_entry("record.create", record, None, snapshot)],
                                  actor_id=actor.user_id, actor_label=actor.label, at=now)[0]
