@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -15,12 +14,10 @@ from pydantic import AwareDatetime, ConfigDict
 
 from sitaware.api.auth import SESSION_AUTH, request_actor
 from sitaware.api.errors import BadInput, reject_unknown_params
-from sitaware.core import changelog
-from sitaware.core.changelog import PendingEntry
 from sitaware.core.choices import Sensitivity
 from sitaware.core.models import ApiToken, ChangeEntry, Membership
 from sitaware.core.scope import Actor
-from sitaware.core.services import changes_for, create_token
+from sitaware.core.services import changes_for, create_token, revoke_token, tokens_of
 from sitaware.records import services as records
 
 router = Router()
@@ -241,35 +238,8 @@ def make_token(request: HttpRequest, payload: TokenIn):
 def list_tokens(request: HttpRequest):
     actor = request_actor(request)
     now = timezone.now()
-    tokens = ApiToken.objects.filter(user_id=actor.user_id).order_by("-created_at", "-pk")
+    tokens = tokens_of(actor.user_id)
     return {"items": [_token_out(t, now) for t in tokens]}
-
-
-def revoke_token(actor: Actor, token_id: int) -> bool:
-    """Revoke one of the actor's own tokens, logged in the change log. False when there is no such token."""
-    with transaction.atomic():
-        token = ApiToken.objects.select_for_update().filter(pk=token_id, user_id=actor.user_id).first()
-        if token is None:
-            return False
-        if token.revoked:
-            return True
-        token.revoked = True
-        token.save(update_fields=["revoked"])
-        changelog.append(
-            [
-                PendingEntry(
-                    action="token.revoke",
-                    object_type="api_token",
-                    object_id=str(token.pk),
-                    before={"revoked": False},
-                    after={"revoked": True, "user": actor.username, "name": token.name, "prefix": token.prefix},
-                    organisation_id=actor.organisation_id,
-                )
-            ],
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-        )
-    return True
 
 
 class NotFoundOut(Schema):

@@ -177,6 +177,38 @@ def authenticate_token(secret: str) -> Any | None:
     return token.user
 
 
+def revoke_token(actor: Actor, token_id: int) -> bool:
+    """Revoke one of the actor's own tokens, logged in the change log. False when there is no such token."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user_id=actor.user_id).first()
+        if token is None:
+            return False
+        if token.revoked:
+            return True
+        token.revoked = True
+        token.save(update_fields=["revoked"])
+        changelog.append(
+            [
+                PendingEntry(
+                    action="token.revoke",
+                    object_type="api_token",
+                    object_id=str(token.pk),
+                    before={"revoked": False},
+                    after={"revoked": True, "user": actor.username, "name": token.name, "prefix": token.prefix},
+                    organisation_id=actor.organisation_id,
+                )
+            ],
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+        )
+    return True
+
+
+def tokens_of(user_id: int | None) -> list[ApiToken]:
+    """A user's own tokens, newest first (the secrets were never stored)."""
+    return list(ApiToken.objects.filter(user_id=user_id).order_by("-created_at", "-pk"))
+
+
 # The records app tells core how to find the records an actor may see, so the change log can be
 # narrowed to them without core importing records.
 _record_scope: Callable[[Actor], QuerySet] | None = None
