@@ -21,7 +21,10 @@ class AIComponent(models.Model):
     purpose = models.TextField()
     owner = models.CharField(max_length=200, help_text=_("The person or office answerable for it."))
     enabled = models.BooleanField(default=False)
-    model_version = models.CharField(max_length=60)
+    manual_path = models.TextField(
+        blank=True, help_text=_("What users do by hand while the component is switched off (R-AI-05).")
+    )
+    model_version = models.CharField(max_length=100)
     artefact_hash = models.CharField(max_length=64)
     decider_roles = models.JSONField(default=list, help_text=_("Roles that may decide on its recommendations."))
     # Governance fields (R-AI-02); the registry issue makes them mandatory before enabling.
@@ -42,16 +45,22 @@ class RecommendationStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     MODIFIED = "modified", _("Accepted with changes")
     REJECTED = "rejected", _("Rejected")
+    EMPTY = "empty", _("Nothing proposed")
 
 
 class Recommendation(models.Model):
-    """One output of a component, with everything R-AI-03 asks to be logged. It changes nothing by itself."""
+    """One output of a component, with everything R-AI-03 asks to be logged. It changes nothing by itself.
+
+    Its `recommendation.create` change-log entry holds the same fields, so the hash chain covers them;
+    this row adds the status a decision moves on.
+    """
 
     scope_fields = {"organisation": "organisation_id", "sensitivity": "sensitivity", "author": "requested_by_id"}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     component = models.ForeignKey(AIComponent, on_delete=models.PROTECT, related_name="recommendations")
-    model_version = models.CharField(max_length=60)
+    model_id = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=100)
     artefact_hash = models.CharField(max_length=64)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
@@ -61,13 +70,16 @@ class Recommendation(models.Model):
     output = models.JSONField()
     uncertainty = models.JSONField()
     explanation = models.TextField()
-    limitations = models.TextField(blank=True)
+    limitations = models.TextField()
     purpose = models.CharField(max_length=300)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # A person or a service account, never nobody: R-AI-03 names who asked.
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_role = models.CharField(max_length=32)
     record_ids = models.JSONField(default=list)
     target_type = models.CharField(max_length=40)
     target_id = models.CharField(max_length=64)
+    # Set when the target is a record, so reads can also require that the record itself is in scope.
+    target_record = models.UUIDField(null=True, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=RecommendationStatus.choices, default="pending")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     sensitivity = models.PositiveSmallIntegerField(choices=Sensitivity.choices, default=Sensitivity.RESTRICTED)
