@@ -171,7 +171,7 @@ def test_a_new_taxonomy_version_does_not_rewrite_old_records(world, actor, setti
         actor("ana"), record_payload(category="police.robbery.armed", taxonomy_version="sitaware-default@2.0"))
     from sitaware.records.errors import RecordValidationError
 
-    with pytest.raises(RecordValidationError, match="not a category of sitaware-default@2.0"):
+    with pytest.raises(RecordValidationError, match=r"not a category of sitaware-default@2\.0"):
         services.create_record(actor("ana"), record_payload(taxonomy_version="sitaware-default@2.0"))
     old.refresh_from_db()
     assert (old.category, old.taxonomy_version) == ("police.armed_robbery", "sitaware-default@1.0")

@@ -81,7 +81,7 @@ def test_each_persona_sees_exactly_what_the_policy_allows(persona, corpus, actor
             break
     assert listed == {str(i) for i in expected}
     assert services.count_records(me, services.RecordFilter()) == len(expected)
-    for key, record in corpus.items():
+    for record in corpus.values():
         if record.id in expected:
             assert services.get_record(me, record.id).id == record.id
         else:
