@@ -9,7 +9,7 @@ import pytest
 
 PROHIBITED = re.compile(
     r"(person|individual|offender|suspect|people).{0,40}?(risk|score|predict)|"
-    r"face|facial|biometric|fingerprint|iris|voiceprint|emotion|sentiment[-_ ]of[-_ ]person|gait",
+    r"\bfac(e|es|ial)\b|biometric|fingerprint|\biris\b|voiceprint|emotion|\bgait\b",
     re.IGNORECASE,
 )
 
