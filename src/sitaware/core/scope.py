@@ -27,7 +27,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     Role.COMMANDER: frozenset({"view", "export", "decide", "publish"}),
     Role.OVERSIGHT: frozenset({"view", "export", "audit", "suspend_component"}),
     Role.ADMINISTRATOR: frozenset(
-        {"view", "export", "import", "audit", "manage_users", "manage_components", "suspend_component"}
+        {"view", "export", "audit", "manage_users", "manage_components", "suspend_component"}
     ),
 }
 # Roles that see the change log and oversight material (not only record entries) of their organisation.
