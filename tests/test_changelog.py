@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -38,7 +39,7 @@ def test_every_kind_of_write_appends_an_entry_with_actor_time_before_after_and_r
     assert status.payload["after"]["status"] == "in_review"
     assert membership.payload["before"]["role"] == "reporter" and membership.payload["after"]["role"] == "analyst"
     assert membership.actor == world.users["adam"]
-    for previous, entry in zip(entries, entries[1:], strict=False):
+    for previous, entry in itertools.pairwise(entries):
         assert entry.prev_hash == previous.hash and entry.seq == previous.seq + 1
 
 
@@ -64,7 +65,7 @@ def test_altering_a_row_with_raw_sql_is_caught_and_the_entry_named(column, value
     for _ in range(4):
         services.create_record(actor("ana"), record_payload(sensitivity=1))
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE core_changeentry SET {column} = %s WHERE seq = 3", [value])  # noqa: S608
+        cursor.execute(f"UPDATE core_changeentry SET {column} = %s WHERE seq = 3", [value])
     result = changelog.verify()
     assert not result.ok
     assert result.first_broken_seq == 3
