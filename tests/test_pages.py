@@ -11,3 +11,23 @@ def test_a_wrong_password_is_refused(client, world):
     response = client.post("/accounts/login/", {"username": "ana", "password": "wrong"})
     assert response.status_code == 200 and b"did not match" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_the_pages_speak_french_when_asked(client, world):
+    page = client.get("/", headers={"Accept-Language": "fr"})
+    assert "Connectez-vous pour voir les fiches".encode() in page.content
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
+    page = client.get("/accounts/login/")
+    assert "Mot de passe".encode() in page.content and b'lang="fr"' in page.content
+
+
+def test_every_french_message_is_translated():
+    from pathlib import Path
+
+    import sitaware
+
+    po = (Path(sitaware.__file__).parent / "locale/fr/LC_MESSAGES/django.po").read_text(encoding="utf-8")
+    entries = po.split("\n\n")[1:]
+    untranslated = [e for e in entries if 'msgstr ""' in e and "msgstr \"\"\n\"" not in e]
+    assert not untranslated, untranslated[:3]
+    assert (Path(sitaware.__file__).parent / "locale/fr/LC_MESSAGES/django.mo").exists()
