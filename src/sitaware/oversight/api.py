@@ -47,15 +47,7 @@ def answers_errors(view: Callable) -> Callable:
 
 def _component(component: AIComponent) -> dict[str, Any]:
     return {
-        "key": component.key,
-        "name": component.name,
-        "purpose": component.purpose,
-        "owner": component.owner,
-        "enabled": component.enabled,
-        "manual_path": component.manual_path,
-        "model_version": component.model_version,
-        "artefact_hash": component.artefact_hash,
-        "decider_roles": list(component.decider_roles),
+        **services.component_state(component),
         "model_card": component.model_card,
         "updated_at": component.updated_at.isoformat(),
     }

@@ -69,7 +69,8 @@ class ComponentSpec:
     annex_iii: str = ""
 
 
-def _component_state(component: AIComponent) -> dict[str, Any]:
+def component_state(component: AIComponent) -> dict[str, Any]:
+    """What the change log records of a component, and the API shows."""
     return {
         "key": component.key,
         "name": component.name,
@@ -129,7 +130,7 @@ def register_component(actor: Actor, spec: ComponentSpec) -> AIComponent:
             decider_roles=list(spec.decider_roles), model_card=spec.model_card, art5_screen=spec.art5_screen,
             annex_iii=spec.annex_iii, created_at=now, updated_at=now,
         )
-        _log_component(actor, "component.register", component, None, _component_state(component))
+        _log_component(actor, "component.register", component, None, component_state(component))
     return component
 
 

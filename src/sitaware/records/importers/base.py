@@ -269,3 +269,38 @@ def parse_day(raw: str, formats: tuple[str, ...]) -> dt.date | None:
         except ValueError:
             continue
     return None
+
+
+class FixedColumnsCsvImporter(Importer):
+    """An importer for a CSV layout with named required columns (UCDP GED, ACLED): one row in, one record out."""
+
+    required_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path, options: ImportOptions) -> None:
+        super().__init__(path, options)
+        self._table = CsvTable(self.path)
+
+    def count(self) -> int:
+        return self._table.count(self.label)
+
+    def rows(self) -> Iterator[ParsedRow]:
+        checked = False
+        for number, cells, error in self._table.open(self.label):
+            if not checked:
+                require_columns(self._table.header, self.required_columns, self.label)
+                checked = True
+            if cells is None:
+                yield ParsedRow(number, None, [{"row": number, "field": "row", "message": error}])
+                continue
+            shape = row_shape_problem(number, cells, self._table.header)
+            if shape:
+                yield ParsedRow(number, None, [shape])
+                continue
+            yield self._row(RowReader(number, dict(zip(self._table.header, cells, strict=False))))
+        if not checked:
+            require_columns(self._table.header, self.required_columns, self.label)
+
+    @abstractmethod
+    def _row(self, r: RowReader) -> ParsedRow:
+        """Turn one well-shaped row into a payload, or into row errors."""
+

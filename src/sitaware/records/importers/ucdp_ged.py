@@ -12,19 +12,14 @@ Mapping (UCDP GED codebook 23.1):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 from sitaware.records import vocab
 from sitaware.records.importers.base import (
-    CsvTable,
-    Importer,
-    ImportOptions,
+    FixedColumnsCsvImporter,
     ParsedRow,
     RowReader,
     parse_day,
-    require_columns,
-    row_shape_problem,
     utc_midnight,
 )
 from sitaware.records.schema import NARRATIVE_MAX
@@ -52,33 +47,10 @@ def date_precision(start: dt.date, end: dt.date) -> int:
     return 5
 
 
-class UcdpGedImporter(Importer):
+class UcdpGedImporter(FixedColumnsCsvImporter):
     format = "ucdp"
     label = "a UCDP GED CSV file"
-
-    def __init__(self, path, options: ImportOptions) -> None:
-        super().__init__(path, options)
-        self._table = CsvTable(self.path)
-
-    def count(self) -> int:
-        return self._table.count(self.label)
-
-    def rows(self) -> Iterator[ParsedRow]:
-        checked = False
-        for number, cells, error in self._table.open(self.label):
-            if not checked:
-                require_columns(self._table.header, REQUIRED, self.label)
-                checked = True
-            if cells is None:
-                yield ParsedRow(number, None, [{"row": number, "field": "row", "message": error}])
-                continue
-            shape = row_shape_problem(number, cells, self._table.header)
-            if shape:
-                yield ParsedRow(number, None, [shape])
-                continue
-            yield self._row(RowReader(number, dict(zip(self._table.header, cells, strict=False))))
-        if not checked:
-            require_columns(self._table.header, REQUIRED, self.label)
+    required_columns = REQUIRED
 
     def _row(self, r: RowReader) -> ParsedRow:
         ucdp_id = r.required("id")
