@@ -15,10 +15,10 @@ def test_a_wrong_password_is_refused(client, world):
 
 def test_the_pages_speak_french_when_asked(client, world):
     page = client.get("/", headers={"Accept-Language": "fr"})
-    assert "Connectez-vous pour voir les fiches".encode() in page.content
+    assert b"Connectez-vous pour voir les fiches" in page.content
     client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
     page = client.get("/accounts/login/")
-    assert "Mot de passe".encode() in page.content and b'lang="fr"' in page.content
+    assert b"Mot de passe" in page.content and b'lang="fr"' in page.content
 
 
 def test_every_french_message_is_translated():
