@@ -290,7 +290,7 @@ def _route(actor: Actor, batch: list[tuple[int, dict[str, Any]]], tally: ImportT
     if keys:
         wanted = Record.objects.filter(organisation_id=actor.organisation_id,
                                        external_source__in={k[0] for k in keys},
-                                       external_id__in={k[1] for k in keys})
+                                       external_id__in={k[1] for k in keys}).exclude(external_id="")
         seen_ids = set(visible.filter(pk__in=wanted.values("pk")).values_list("pk", flat=True))
         for record in wanted.select_related("organisation", "reporting_unit"):
             key = (record.external_source, record.external_id)

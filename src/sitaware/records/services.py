@@ -485,7 +485,7 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
             organisation_id=record.organisation_id,
             external_source=record.external_source,
             external_id=record.external_id,
-        ).exists():
+        ).exclude(external_id="").exists():  # the exclude lets the partial unique index serve the lookup
             raise RecordValidationError(
                 [{"field": "external_id", "message": "a record with this external id already exists"}]
             )
