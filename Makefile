@@ -18,6 +18,8 @@ DATA_DIR ?= $(CURDIR)/var
 TEST_DATA_DIR ?= $(CURDIR)/var/test
 PG_URL ?= postgres://postgres@127.0.0.1:5432/sitaware
 PYTEST_ARGS ?= -q
+# make bench BENCH_ARGS=--quick for a smoke run; see bench/run_all.py
+BENCH_ARGS ?=
 
 export SITAWARE_DATA_DIR ?= $(DATA_DIR)
 
@@ -89,7 +91,7 @@ lint: install
 	$(BIN)/ruff check --output-format concise .
 
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache build dist src/*.egg-info

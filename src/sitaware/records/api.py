@@ -16,7 +16,6 @@ from sitaware.api.auth import request_actor
 from sitaware.api.errors import BadInput, reject_unknown_params
 from sitaware.core.choices import Sensitivity
 from sitaware.records import geo, services, vocab
-from sitaware.records.errors import RecordNotFound
 from sitaware.records.schema import RecordCreate, RecordUpdate
 from sitaware.records.schema import Status as RecordStatus
 from sitaware.records.taxonomy import Taxonomy, TaxonomyError
@@ -242,14 +241,6 @@ def list_records(request: HttpRequest, filters: Query[RecordListQuery]):
     return {"items": page.items, "next_cursor": page.next_cursor, "count": count}
 
 
-def _is_own_replay(request: HttpRequest, record_id: uuid.UUID) -> bool:
-    try:
-        existing = services.get_record(request_actor(request), record_id)
-    except RecordNotFound:
-        return False
-    return existing.created_by_id == request_actor(request).user_id
-
-
 @router.post(
     "",
     response={200: RecordOut, 201: RecordOut},
@@ -261,10 +252,8 @@ def _is_own_replay(request: HttpRequest, record_id: uuid.UUID) -> bool:
     ),
 )
 def create_record(request: HttpRequest, payload: RecordCreate):
-    actor = request_actor(request)
-    replay = payload.id is not None and _is_own_replay(request, payload.id)
-    record = services.create_record(actor, payload)
-    return Status(200 if replay else 201, _out(request, record))
+    record, created = services.create_or_replay(request_actor(request), payload)
+    return Status(201 if created else 200, _out(request, record))
 
 
 @router.get("/{record_id}", response={200: RecordOut, 404: ErrorOut}, summary="Read a record")

@@ -432,6 +432,7 @@ def run_export(job_id: uuid.UUID | str, *, output: Path | None = None,
             plan = _plan_for(actor, job)
             qs = exporters.export_queryset(actor, plan)
             total = qs.count()
+            ExportJob.objects.filter(pk=job.pk).update(total_rows=total)
             if progress:
                 progress(0, total)
             count, sha256 = _write_export(job, actor, plan, qs, target, total, progress)

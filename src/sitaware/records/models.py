@@ -157,6 +157,8 @@ class ExportJob(models.Model):
     purpose = models.CharField(max_length=500, blank=True)
     agreement = models.ForeignKey(SharingAgreement, null=True, blank=True, on_delete=models.PROTECT)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    # Records the export will hold, counted when it starts: with row_count, the job's progress.
+    total_rows = models.PositiveIntegerField(null=True)
     row_count = models.PositiveIntegerField(default=0)
     path = models.CharField(max_length=1000, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)

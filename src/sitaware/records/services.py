@@ -469,6 +469,12 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
     Creating again with the same client-made id and the same content returns the existing record, so
     a field client retrying after a dropped link does not make a duplicate.
     """
+    return create_or_replay(actor, payload)[0]
+
+
+def create_or_replay(actor: Actor, payload: dict[str, Any] | RecordCreate) -> tuple[Record, bool]:
+    """create_record, also saying whether the record was made now (True) or is the author's earlier one
+    returned for a retried id (False): the API answers 201 or 200 from it without a second lookup."""
     actor.require("create")
     data = validate_create(payload)
     _initial_status_permission(actor, data.status)
@@ -479,7 +485,7 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
         existing = Record.objects.filter(pk=record.id).first()
         if existing is not None:
             if existing.organisation_id == actor.organisation_id and existing.created_by_id == actor.user_id:
-                return existing
+                return existing, False
             raise RecordValidationError([{"field": "id", "message": "this id is already taken"}])
         if record.external_id and Record.objects.filter(
             organisation_id=record.organisation_id,
@@ -496,7 +502,7 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
         except IntegrityError:
             existing = Record.objects.filter(pk=record.id).first()
             if existing is not None and existing.created_by_id == actor.user_id:
-                return existing
+                return existing, False
             raise RecordValidationError([{"field": "id", "message": "this id is already taken"}]) from None
         snapshot = snapshot_of(record, unit_code=record.reporting_unit.code, org_code=ctx.org_code or None)
         entry = changelog.append([_entry("record.create", record, None, snapshot)],
@@ -504,7 +510,7 @@ def create_record(actor: Actor, payload: dict[str, Any] | RecordCreate) -> Recor
         revision = _revision(record, snapshot, sorted(snapshot), actor, "created", now)
         revision.change_seq = entry.seq
         revision.save()
-    return record
+    return record, True
 
 
 def _can_change(actor: Actor, record: Record) -> None:
