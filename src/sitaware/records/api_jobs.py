@@ -113,7 +113,8 @@ def _export_out(job: ExportJob) -> dict[str, Any]:
     return {
         "id": job.pk, "format": job.format, "filters": job.filters, "recipient": job.recipient,
         "purpose": job.purpose, "agreement": job.agreement.reference if job.agreement else None,
-        "status": job.status, "row_count": job.row_count, "total_rows": job.total_rows, "sha256": job.sha256, "message": job.message,
+        "status": job.status, "row_count": job.row_count, "total_rows": job.total_rows, "sha256": job.sha256,
+        "message": job.message,
         "created_by": _username(job.created_by), "created_at": job.created_at, "finished_at": job.finished_at,
         "download": download,
     }
