@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "sitaware.records",
     "sitaware.oversight",
     "sitaware.api",
+    "sitaware.web",
+    "sitaware.assessment",
+    "sitaware.ingest",
 ]
 
 MIDDLEWARE = [

@@ -12,4 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("assessment/", include("sitaware.assessment.urls")),
+    path("intake/", include("sitaware.ingest.urls")),
+    path("", include("sitaware.web.urls")),
 ]

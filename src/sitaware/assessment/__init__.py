@@ -1,0 +1,1 @@
+"""Performance assessment: results frameworks, indicators with provenance, assessments and reports (R-PA)."""

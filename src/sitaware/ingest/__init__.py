@@ -1,0 +1,1 @@
+"""Intake adapters: outside input (feeds, forms, SMS, sensors, TAK) into items and draft records."""
