@@ -199,7 +199,7 @@ async def _drive(port: int, tokens: list[str], bodies: list[bytes], *, interval:
 
 
 def run(backend: str, clients: int, requests: int, workers: int, paced_fraction: float, max_seconds: float,
-        seed: int) -> dict[str, Any]:
+        seed: int, field_interval: float = 1.0) -> dict[str, Any]:
     facts = common.machine_facts(backend)
     tokens = _prepare(backend, clients)
     port = _free_port()
@@ -208,9 +208,10 @@ def run(backend: str, clients: int, requests: int, workers: int, paced_fraction:
           f"(load {facts['load_average_at_start']})")
     out: dict[str, Any] = {"benchmark": "api_create", "backend": backend, "machine": facts,
                            "config": {"clients": clients, "requests": requests, "server": "uvicorn",
-                                      "server_workers": workers, "paced_fraction": paced_fraction}}
+                                      "server_workers": workers, "paced_fraction": paced_fraction,
+                                      "field_interval_s": field_interval}}
     try:
-        bodies = _bodies(requests * 2 + 400, seed)
+        bodies = _bodies(requests * 2 + 200 + int(clients * min(max_seconds, 60.0) / field_interval * 1.6), seed)
         asyncio.run(_wait_ready(port, tokens[0], server))
         asyncio.run(_drive(port, tokens, bodies[:200], interval=None, deadline_s=max_seconds))  # warm-up
         closed = asyncio.run(_drive(port, tokens, bodies[200:200 + requests], interval=None,
@@ -229,6 +230,15 @@ def run(backend: str, clients: int, requests: int, workers: int, paced_fraction:
         print(f"  paced at {rate:.0f}/s offered ({paced_fraction:.0%} of closed-loop): {summary['n']} requests, "
               f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, "
               f"statuses {summary['statuses']}")
+        # Field pace: every client sends one record every `field_interval` seconds on average, the rhythm of
+        # twenty posts reporting at once; latency here is service time plus little queueing.
+        field = asyncio.run(_drive(port, tokens, bodies[200 + 2 * requests:], interval=field_interval,
+                                   deadline_s=min(max_seconds, 60.0)))
+        summary = field.summary()
+        summary["offered_per_s"] = round(clients / field_interval, 1)
+        out["field_pace"] = summary
+        print(f"  field pace ({clients} clients, one record each per {field_interval:g} s): {summary['n']} requests, "
+              f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms")
     finally:
         _stop_server(server)
     out["load_average_at_end"] = list(os.getloadavg())
@@ -244,13 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-fraction", type=float, default=0.5,
                         help="paced load as a fraction of the closed-loop throughput")
     parser.add_argument("--max-seconds", type=float, default=240.0, help="time limit per load")
+    parser.add_argument("--field-interval", type=float, default=1.0,
+                        help="seconds between one client's records in the field-pace load")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 400 requests per load, 20 s limit")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.max_seconds = min(args.requests, 400), min(args.max_seconds, 20.0)
     result = run(args.backend, args.clients, args.requests, args.workers, args.paced_fraction, args.max_seconds,
-                 args.seed)
+                 args.seed, args.field_interval)
     result["mode"] = "quick" if args.quick else "full"
     suffix = ("-quick" if args.quick else "") + (f"-w{args.workers}" if args.workers != 1 else "")
     path = common.write_result("api" + suffix, args.backend, result)

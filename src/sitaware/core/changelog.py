@@ -88,8 +88,11 @@ def local_site() -> Site:
 
 def _locked_head() -> tuple[ChainHead, Site]:
     site = local_site()
-    ChainHead.objects.get_or_create(site=site)
-    return ChainHead.objects.select_for_update().get(site=site), site
+    head = ChainHead.objects.select_for_update().filter(site=site).first()
+    if head is None:  # only the very first write of a site: create, then lock like everyone else
+        ChainHead.objects.get_or_create(site=site)
+        head = ChainHead.objects.select_for_update().get(site=site)
+    return head, site
 
 
 # The columns of ChangeEntry in the order ChainAppender.link makes rows.
