@@ -1,0 +1,339 @@
+"""Place-based forecasting: rolling-origin accuracy on real data, SEPP parameter recovery and fit+predict time.
+
+Sections (each one also lands in bench/results/forecast.json and between the bench markers of docs/forecasting.md):
+- CAR: UCDP GED 23.1, monthly origins 2013-01 .. 2022-12 (120), one-month horizon, 0.5-degree cells that ever had a
+  precise event (149, the golden scan-statistic grid); compared with the issue author's untuned reference numbers.
+- Portland NIJ burglary: weekly origins 2016-03-01 .. 2017-05-24, one-week horizon, 0.75 sq mi square cells inside
+  the city boundary.
+- SEPP on simulated Hawkes data with known parameters; fit + predict time for 1k, 10k and 100k events.
+
+    python -m bench.bench_forecast [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench import common
+from sitaware.analytics.forecasting.base import Model
+from sitaware.analytics.forecasting.baselines import (
+    KernelDensity,
+    LastDays,
+    LastPeriod,
+    ProspectiveHotspot,
+    RandomModel,
+)
+from sitaware.analytics.forecasting.datasets import read_boundary_feet, read_portland_nij, read_ucdp_ged
+from sitaware.analytics.forecasting.evaluation import (
+    day_number,
+    flag_matrix,
+    monthly_windows,
+    paired_bootstrap,
+    report_markdown,
+    rolling_origin,
+    summarise,
+    weekly_windows,
+)
+from sitaware.analytics.forecasting.feedback import concentration, polya_urn
+from sitaware.analytics.forecasting.grid import degree_grid, rect_grid, square_grid_over
+from sitaware.analytics.forecasting.sepp import SEPP, SEPPConvergenceWarning, simulate_hawkes
+
+DATA = common.REPO.parent / "shared" / "data"
+DOC = common.REPO / "docs" / "forecasting.md"
+SHARES = (0.005, 0.01, 0.02, 0.05, 0.10)
+BASELINES = ("random", "last_period", "last_365_days", "kde")
+REFERENCE_CAR_PAI_5 = {"last_period": 7.7, "last_365_days": 7.3, "kde": 6.1}
+REFERENCE_PORTLAND_PAI = {"last_365_days": 8.3}
+SQ_MILE_M2 = 2_589_988.110336
+
+
+def _models(sepp: Callable[[], Model]) -> dict[str, Callable[[], Model]]:
+    return {
+        "random": lambda: RandomModel(0),
+        "last_period": LastPeriod,
+        "last_365_days": lambda: LastDays(365),
+        "kde": KernelDensity,
+        "kde_365_days": lambda: KernelDensity(window_days=365),
+        "prospective_hotspot": ProspectiveHotspot,
+        "sepp": sepp,
+    }
+
+
+def _evaluate(events, grid, models, windows) -> tuple[dict[str, Any], str]:
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SEPPConvergenceWarning)
+        results = rolling_origin(events, grid, models, windows, shares=SHARES)
+    seconds = time.perf_counter() - start
+    sparse = rolling_origin(events, grid, {k: v for k, v in models.items() if k != "sepp"}, windows,
+                            shares=(0.05,), only_positive=True)
+    metrics = [f"pai@{s:g}" for s in SHARES] + ["pei@0.05", "hit@0.05", "log_score"]
+    out: dict[str, Any] = {
+        "origins": len(windows),
+        "cells": grid.size,
+        "events": len(events),
+        "seconds": round(seconds, 1),
+        "sepp_not_converged": len(caught),
+        "summary": {m: summarise(results, m) for m in metrics},
+        "summary_only_positive_pai@0.05": summarise(sparse, "pai@0.05"),
+        "bootstrap_pai@0.05": {b: paired_bootstrap(results, "pai@0.05", b) for b in BASELINES},
+        "bootstrap_log_score": {b: paired_bootstrap(results, "log_score", b) for b in BASELINES[1:]},
+        "concentration@0.05": {},
+    }
+    for model in models:
+        rep = concentration(flag_matrix(results, model))
+        out["concentration@0.05"][model] = {"gini": round(rep.gini, 3), "top_10pct_share": round(rep.top_share, 3),
+                                           "max_streak": int(rep.longest_streak.max()), "warnings": rep.warnings}
+    table = report_markdown(results, ["pai@0.05", "pei@0.05", "log_score"], ["last_365_days"], title="", level=4)
+    return out, table
+
+
+def car(quick: bool) -> tuple[dict[str, Any], str]:
+    data = read_ucdp_ged(DATA / "events" / "ucdp_ged_caf" / "ged231_caf_detection.csv")
+    grid = degree_grid(data.projection, 14.0, 2.0, 0.5, data.lon, data.lat)
+    last = dt.date(2014, 12, 1) if quick else dt.date(2022, 12, 1)
+    windows = monthly_windows(dt.date(2013, 1, 1), last)
+    # UCDP places many events on the same village or town coordinates: a 1 km floor on sigma keeps EM from
+    # collapsing onto exact duplicates.
+    models = _models(lambda: SEPP(sigma0=20_000, max_lag=90, max_distance=60_000, min_sigma=1_000))
+    out, table = _evaluate(data.events, grid, models, windows)
+    origin = windows[-1][0]
+    fitted = models["sepp"]().fit(data.events.before(origin), grid, origin)
+    assert isinstance(fitted, SEPP) and fitted.params is not None
+    out["sepp_at_last_origin"] = {"origin": str(dt.date(1970, 1, 1) + dt.timedelta(days=origin)),
+                                  "theta": round(fitted.params.theta, 3), "omega": round(fitted.params.omega, 4),
+                                  "sigma_km": round(fitted.params.sigma / 1000, 1), "iterations": fitted.n_iter,
+                                  "converged": fitted.converged, "pairs": fitted.n_pairs}
+    # Three-month horizons from the same monthly origins (windows overlap, so no bootstrap here).
+    three = rolling_origin(data.events, grid, models, monthly_windows(dt.date(2013, 1, 1), last, months=3),
+                           shares=(0.05,))
+    out["three_month_horizon_pai@0.05"] = summarise(three, "pai@0.05")
+    out["reference_mean_pai@0.05"] = REFERENCE_CAR_PAI_5
+    out["data"] = "UCDP GED 23.1 CAR, where_prec<=3 and date_prec<=3; 0.5-degree cells that ever had such an event"
+    return out, table
+
+
+def portland(quick: bool) -> tuple[dict[str, Any], str]:
+    folder = DATA / "crime" / "portland_nij"
+    events = read_portland_nij(folder / "crimes_bur.csv")
+    boundary = read_boundary_feet(folder / "portland_coords.csv")
+    grid = square_grid_over(events.x, events.y, math.sqrt(0.75 * SQ_MILE_M2), boundary=boundary)
+    last = dt.date(2016, 5, 31) if quick else dt.date(2017, 5, 24)
+    windows = weekly_windows(day_number(dt.date(2016, 3, 1)), day_number(last))
+    models = _models(lambda: SEPP(sigma0=300, max_lag=60, max_distance=900, min_sigma=10, window_days=730))
+    out, table = _evaluate(events, grid, models, windows)
+    out["reference_mean_pai"] = REFERENCE_PORTLAND_PAI
+    out["data"] = "Portland burglary CFS (NIJ RTCFC); square cells of 0.75 sq mi whose centre is inside the boundary"
+    return out, table
+
+
+def portland_nij_style(quick: bool) -> dict[str, Any]:
+    """NIJ challenge geometry: 250 ft cells (its smallest, 62,500 sq ft) and a flagged area of 0.75 sq mi (its
+    largest). KDE and prospective hot-spotting are left out: both are O(cells^2) or O(events x cells) per origin
+    at 72k cells."""
+    folder = DATA / "crime" / "portland_nij"
+    events = read_portland_nij(folder / "crimes_bur.csv")
+    boundary = read_boundary_feet(folder / "portland_coords.csv")
+    grid = square_grid_over(events.x, events.y, 250 * 0.3048, boundary=boundary)
+    share = 0.75 * SQ_MILE_M2 / float(grid.areas.sum())
+    last = dt.date(2016, 5, 31) if quick else dt.date(2017, 5, 24)
+    windows = weekly_windows(day_number(dt.date(2016, 3, 1)), day_number(last))
+    models = {k: v for k, v in _models(lambda: SEPP(sigma0=300, max_lag=60, max_distance=900, min_sigma=10,
+                                                    window_days=730)).items()
+              if k in ("random", "last_period", "last_365_days", "sepp")}
+    start = time.perf_counter()
+    results = rolling_origin(events, grid, models, windows, shares=(share,))
+    sparse = rolling_origin(events, grid, {k: models[k] for k in ("last_period", "last_365_days")}, windows,
+                            shares=(share,), only_positive=True)
+    key = f"pai@{share:g}"
+    return {"origins": len(windows), "cells": grid.size, "flagged_share": share, "seconds":
+            round(time.perf_counter() - start, 1), "summary": summarise(results, key),
+            "summary_only_positive": summarise(sparse, key), "reference_mean_pai": REFERENCE_PORTLAND_PAI}
+
+
+def ensign(seeds: int = 40) -> dict[str, Any]:
+    """Final share error after 1,000 days, true rates 3 and 2 incidents a day (shares 0.6 / 0.4)."""
+    out = {}
+    for correction in ("none", "inverse_probability", "reported_only"):
+        errors = np.array([polya_urn((3.0, 2.0), 1000, correction, seed=s).final_error for s in range(seeds)])
+        out[correction] = {"seeds": seeds, "median_error": round(float(np.median(errors)), 4),
+                           "max_error": round(float(errors.max()), 4),
+                           "within_0.05": int((errors <= 0.05).sum())}
+    return out
+
+
+def recovery() -> dict[str, Any]:
+    truth = {"mu": 2.0, "theta": 0.5, "omega": 0.2, "sigma": 100.0}
+    box = (0.0, 0.0, 5000.0, 5000.0)
+    grid = rect_grid(0, 0, 500, 500, [(i, j) for i in range(-1, 11) for j in range(-1, 11)])
+    runs = []
+    for seed in range(5):
+        ev = simulate_hawkes(truth["mu"], truth["theta"], truth["omega"], truth["sigma"], 1500, box, seed=seed)
+        m = SEPP(theta0=0.2, omega0=0.05, sigma0=300, max_lag=60, max_distance=400).fit(ev, grid, 1500.0)
+        runs.append({"seed": seed, "events": len(ev), "theta": round(m.params.theta, 4),
+                     "omega": round(m.params.omega, 4), "sigma": round(m.params.sigma, 2),
+                     "mu": round(float(m.params.background.sum()), 3), "iterations": m.n_iter,
+                     "converged": m.converged})
+    return {"truth": truth, "runs": runs}
+
+
+def timing(sizes: tuple[int, ...], dense: bool = True) -> list[dict[str, Any]]:
+    """Fit + predict time. 'sparse': 20 km square over 10 years (a city's yearly burglary spread out);
+    'dense': 10k events in a 2 km square over 2 years, about 100 candidate parents per event."""
+    scenarios = [("sparse", n, 20_000.0, 3650.0) for n in sizes]
+    if dense:
+        scenarios.append(("dense", 10_000, 2_000.0, 730.0))
+    out = []
+    for label, n, side, days in scenarios:
+        # three cells (6 sigma) of margin around the simulated box keep offspring that land outside it
+        cells = round(side / 200)
+        grid = rect_grid(0, 0, 200, 200, [(i, j) for i in range(-3, cells + 3) for j in range(-3, cells + 3)])
+        ev = simulate_hawkes(n / 2 / days, 0.5, 0.2, 100.0, days, (0.0, 0.0, side, side), seed=1)
+        start = time.perf_counter()
+        model = SEPP(theta0=0.3, omega0=0.1, sigma0=200, max_lag=60, max_distance=400).fit(ev, grid, days)
+        fitted = time.perf_counter()
+        model.predict(7.0)
+        done = time.perf_counter()
+        out.append({"scenario": label, "events": len(ev), "cells": grid.size, "pairs": model.n_pairs,
+                    "iterations": model.n_iter, "converged": model.converged, "fit_s": round(fitted - start, 2),
+                    "predict_s": round(done - fitted, 2), "total_s": round(done - start, 2),
+                    "theta": round(model.params.theta, 3), "omega": round(model.params.omega, 3),
+                    "sigma": round(model.params.sigma, 1)})
+        print(f"  timing {out[-1]}", flush=True)
+    return out
+
+
+def _doc_section(payload: dict[str, Any], tables: dict[str, str]) -> str:
+    car_s = payload["car"]["summary"]["pai@0.05"]
+    car_sp = payload["car"]["summary_only_positive_pai@0.05"]
+    lines = [f"Generated by `python -m bench.bench_forecast` on {payload['machine']['taken_at']} "
+             f"({payload['machine']['cpus']} cores, commit {payload['machine']['git_commit']}).", "",
+             "### CAR, monthly, mean PAI at 5% of the area, against the reference", "",
+             "| model | reference | ours (whole budget, ties prorated) | ours (only cells with score > 0) |",
+             "|---|---|---|---|"]
+    for model, s in car_s.items():
+        ref = REFERENCE_CAR_PAI_5.get(model)
+        lines.append(f"| {model} | {ref if ref else '-'} | {s['mean']:.2f} | "
+                     f"{car_sp[model]['mean']:.2f} |" if model in car_sp else
+                     f"| {model} | {ref if ref else '-'} | {s['mean']:.2f} | - |")
+    lines += ["", f"{payload['car']['origins']} origins, {payload['car']['cells']} cells, "
+              f"{payload['car']['events']} events; SEPP fits not converged: {payload['car']['sepp_not_converged']}.",
+              f"SEPP fitted at the last origin: {payload['car']['sepp_at_last_origin']}.", "",
+              "Three-month horizon, mean PAI@5%: " + ", ".join(
+                  f"{m} {v['mean']:.2f}" for m, v in payload["car"]["three_month_horizon_pai@0.05"].items()) + ".",
+              "", "Attention concentration at 5% (Gini of flag frequency; share of flags in the top 10% of cells; "
+              "longest streak in origins; warnings):", "",
+              "| model | Gini | top 10% share | longest streak | warnings |", "|---|---|---|---|---|"]
+    for model, c in payload["car"]["concentration@0.05"].items():
+        lines.append(f"| {model} | {c['gini']} | {c['top_10pct_share']} | {c['max_streak']} | "
+                     f"{'; '.join(c['warnings']) or '-'} |")
+    lines += ["", "#### CAR details", "", tables["car"], ""]
+    if "portland" in payload:
+        pdx = payload["portland"]
+        lines += ["### Portland NIJ burglary, weekly, 0.75 sq mi cells", "",
+                  "| model | " + " | ".join(f"PAI@{s:g}" for s in SHARES) + " |", "|---|" + "---|" * len(SHARES)]
+        for model in pdx["summary"]["pai@0.05"]:
+            vals = " | ".join(f"{pdx['summary'][f'pai@{s:g}'][model]['mean']:.2f}" for s in SHARES)
+            lines.append(f"| {model} | {vals} |")
+        lines += ["", f"Reference (issue author): last 365 days 8.3. {pdx['origins']} origins, {pdx['cells']} cells.",
+                  ""]
+        nij = payload["portland_nij_style"]
+        lines += [f"NIJ-style geometry: {nij['cells']} cells of 250 ft, flagged area 0.75 sq mi "
+                  f"({nij['flagged_share']:.2%} of the city), same origins:", "",
+                  "| model | mean PAI | median PAI | mean PAI, only cells with score > 0 |", "|---|---|---|---|"]
+        for model, s in nij["summary"].items():
+            sp = nij["summary_only_positive"].get(model)
+            positive = f"{sp['mean']:.2f}" if sp else "-"
+            lines.append(f"| {model} | {s['mean']:.2f} | {s['median']:.2f} | {positive} |")
+        lines += ["", "#### Portland details (0.75 sq mi cells)", "", tables["portland"], ""]
+    lines += ["### Feedback loop (Ensign et al. urn, rates 3 and 2 a day, 1,000 days)", "",
+              "| correction | seeds | median error | max error | runs within 0.05 |", "|---|---|---|---|---|"]
+    for name, e in payload["ensign"].items():
+        lines.append(f"| {name} | {e['seeds']} | {e['median_error']} | {e['max_error']} | {e['within_0.05']} |")
+    lines += ["", "### SEPP parameter recovery (simulated, 5 seeds)", "",
+              f"Truth: {payload['recovery']['truth']}", "",
+              "| seed | events | theta | omega | sigma | mu | it | conv |", "|---|---|---|---|---|---|---|---|"]
+    for r in payload["recovery"]["runs"]:
+        lines.append(f"| {r['seed']} | {r['events']} | {r['theta']} | {r['omega']} | {r['sigma']} | {r['mu']} | "
+                     f"{r['iterations']} | {r['converged']} |")
+    lines += ["", "### SEPP fit + predict time (simulated; theta 0.5, 1/omega 5 days, sigma 100 m; 7-day horizon)", "",
+              "| scenario | events | cells | pairs | iterations | converged | fit s | predict s | theta | omega "
+              "| sigma |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in payload["timing"]:
+        lines.append(f"| {r['scenario']} | {r['events']} | {r['cells']} | {r['pairs']} | {r['iterations']} | "
+                     f"{r['converged']} | {r['fit_s']} | {r['predict_s']} | {r['theta']} | {r['omega']} | "
+                     f"{r['sigma']} |")
+    return "\n".join(lines)
+
+
+def _write_doc(section: str) -> None:
+    if not DOC.exists():
+        return
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.compile(r"(<!-- bench:start -->\n).*?(\n<!-- bench:end -->)", re.S)
+    if pattern.search(text):
+        DOC.write_text(pattern.sub(lambda m: m.group(1) + section + m.group(2), text), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two years of CAR, three months of Portland, 1k+10k")
+    parser.add_argument("--no-portland", action="store_true")
+    args = parser.parse_args()
+    payload: dict[str, Any] = {"machine": common.machine_facts()}
+    tables: dict[str, str] = {}
+    print("CAR ...", flush=True)
+    payload["car"], tables["car"] = car(args.quick)
+    print("  mean PAI@0.05", {k: round(v["mean"], 2) for k, v in payload["car"]["summary"]["pai@0.05"].items()})
+    if not args.no_portland:
+        print("Portland ...", flush=True)
+        payload["portland"], tables["portland"] = portland(args.quick)
+        print("  mean PAI@0.05",
+              {k: round(v["mean"], 2) for k, v in payload["portland"]["summary"]["pai@0.05"].items()})
+        print("Portland, NIJ-style cells ...", flush=True)
+        payload["portland_nij_style"] = portland_nij_style(args.quick)
+        print("  mean PAI", {k: round(v["mean"], 2) for k, v in payload["portland_nij_style"]["summary"].items()})
+    print("Ensign urn ...", flush=True)
+    payload["ensign"] = ensign()
+    print("  ", payload["ensign"])
+    print("SEPP recovery ...", flush=True)
+    payload["recovery"] = recovery()
+    print("SEPP timing ...", flush=True)
+    payload["timing"] = timing((1_000, 10_000) if args.quick else (1_000, 10_000, 100_000))
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "forecast-quick.json" if args.quick else "forecast.json"
+    path = common.RESULTS / name
+    path.write_text(json.dumps(_clean(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    if not args.quick:
+        _write_doc(_doc_section(payload, tables))
+        print(f"updated {DOC}")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN (a window with no events, a model without expected counts) becomes null."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,1 @@
+"""Analytics: detection, forecasting, evaluation (pure subpackages) and their Django side."""
