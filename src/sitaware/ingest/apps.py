@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class IngestConfig(AppConfig):
     name = "sitaware.ingest"
     label = "ingest"
-    verbose_name = "Intake"
+    verbose_name = _("Intake")
