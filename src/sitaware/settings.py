@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "sitaware.web",
     "sitaware.assessment",
     "sitaware.ingest",
+    "sitaware.analytics",
 ]
 
 MIDDLEWARE = [
