@@ -166,6 +166,17 @@ def get_component(actor: Actor, key: str) -> AIComponent:
     return component
 
 
+# Other apps add their shipped components here (from their AppConfig.ready), as functions that return a
+# ComponentSpec, so that this app never imports theirs.
+_BUILTIN_PROVIDERS: list[Callable[[], Any]] = []
+
+
+def register_builtin(provider: Callable[[], Any]) -> None:
+    """Declare a component the code ships; ensure_builtin_components registers it. Idempotent."""
+    if provider not in _BUILTIN_PROVIDERS:
+        _BUILTIN_PROVIDERS.append(provider)
+
+
 def ensure_builtin_components(actor: Actor | None = None) -> list[AIComponent]:
     """Register the components sitaware ships, if they are not registered yet; idempotent.
 
@@ -180,7 +191,7 @@ def ensure_builtin_components(actor: Actor | None = None) -> list[AIComponent]:
 
     actor = actor or system_actor("builtin-components")
     out = []
-    for spec in (suggest_category.builtin_spec(),):
+    for spec in (suggest_category.builtin_spec(), *(provider() for provider in _BUILTIN_PROVIDERS)):
         existing = AIComponent.objects.filter(key=spec.key).first()
         if existing is None:
             out.append(register_component(actor, spec))
