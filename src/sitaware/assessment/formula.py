@@ -1,0 +1,255 @@
+"""Computed-indicator formulas: validation and evaluation on plain numbers. Pure: no Django.
+
+A formula is data (JSON), so that a non-specialist defines an indicator in a form (R-PA-04):
+
+    {"type": "count", "filter": {...}}
+    {"type": "sum", "field": "fatalities" | "casualties.killed" | "casualties.civilians.injured", "filter": {...}}
+    {"type": "duration", "statistic": "median" | "mean", "unit": "hours" | "days", "filter": {...}}
+    {"type": "ratio", "numerator": <count|sum>, "denominator": <count|sum>, "factor": 100}
+
+A filter narrows the records an organisation may see: kinds, categories (a parent selects its children),
+statuses, sensitivity_max, source_types, units (unit codes), admin1 (area names). Every problem names
+the field it is about, e.g. `formula.numerator.filter.kinds`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sitaware.records import vocab
+
+MEASURE_TYPES = ("count", "sum", "duration")
+FORMULA_TYPES = (*MEASURE_TYPES, "ratio")
+STATISTICS = ("median", "mean")
+DURATION_UNITS = {"minutes": 60 * 10**6, "hours": 3600 * 10**6, "days": 86400 * 10**6}
+FILTER_KEYS = ("kinds", "categories", "statuses", "sensitivity_max", "source_types", "units", "admin1")
+# Values are stored with six decimals: the same Decimal on SQLite and PostgreSQL, so a recompute can be
+# compared with the stored figure exactly.
+PLACES = Decimal("0.000001")
+
+
+def _sum_fields() -> tuple[str, ...]:
+    fields = ["fatalities"]
+    fields += [f"casualties.{count}" for count in vocab.CASUALTY_COUNTS]
+    fields += [f"casualties.{group}.{count}" for group in vocab.CASUALTY_GROUPS for count in vocab.CASUALTY_COUNTS]
+    return tuple(fields)
+
+
+SUM_FIELDS = _sum_fields()
+
+
+class FormulaError(ValueError):
+    """A formula that cannot be computed. `problems` is [{field, message}], each saying what to fix."""
+
+    def __init__(self, problems: list[dict[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+
+
+def _(template: str) -> str:
+    """Marks a message for translation (makemessages extracts `_`); the services translate it, because
+    this module may not import Django. Problems keep the template and its values for that."""
+    return template
+
+
+def _problem(problems: list[dict[str, Any]], field: str, template: str, **params: Any) -> None:
+    problems.append({"field": field, "message": template.format(**params), "template": template, "params": params})
+
+
+def _string_list(value: Any, where: str, problems: list, allowed: tuple | None = None) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        _problem(problems, where, _("give a list of non-empty texts"))
+        return []
+    if allowed is not None:
+        for item in value:
+            if item not in allowed:
+                _problem(problems, where, _("unknown value {value!r}; use some of {choices}"), value=item,
+                         choices=", ".join(allowed))
+    return sorted({v.strip() for v in value})
+
+
+def _filter(raw: Any, where: str, problems: list) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        _problem(problems, where, _("give an object with some of {choices}"), choices=", ".join(FILTER_KEYS))
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = f"{where}.{key}"
+        if key not in FILTER_KEYS:
+            _problem(problems, field, _("unknown filter; use some of {choices}"), choices=", ".join(FILTER_KEYS))
+        elif key == "sensitivity_max":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
+                _problem(problems, field, _("give a sensitivity level from 0 (public) to 3 (strictly confidential)"))
+            else:
+                out[key] = value
+        else:
+            allowed = {"kinds": vocab.KINDS, "statuses": vocab.STATUSES, "source_types": vocab.SOURCE_TYPES}.get(key)
+            items = _string_list(value, field, problems, allowed)
+            if items:
+                out[key] = items
+    return out
+
+
+def _measure(raw: Any, where: str, problems: list, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        _problem(problems, where, _("give an object with a type: {choices}"), choices=", ".join(allowed))
+        return {}
+    kind = raw.get("type")
+    if kind not in allowed:
+        _problem(problems, f"{where}.type", _("unknown type {value!r}; use one of {choices}"), value=kind,
+                 choices=", ".join(allowed))
+        return {}
+    known = {"type", "filter"} | {"sum": {"field"}, "duration": {"statistic", "unit"}}.get(kind, set())
+    for key in raw:
+        if key not in known:
+            _problem(problems, f"{where}.{key}", _("not a setting of a {kind} formula"), kind=kind)
+    out: dict[str, Any] = {"type": kind, "filter": _filter(raw.get("filter"), f"{where}.filter", problems)}
+    if kind == "sum":
+        field = raw.get("field")
+        if field not in SUM_FIELDS:
+            _problem(problems, f"{where}.field", _("sum one of fatalities, casualties.killed|injured|missing or "
+                                                  "casualties.<group>.<count>"))
+        out["field"] = field
+    if kind == "duration":
+        statistic = raw.get("statistic", "median")
+        if statistic not in STATISTICS:
+            _problem(problems, f"{where}.statistic", _("use one of {choices}"), choices=", ".join(STATISTICS))
+        unit = raw.get("unit", "hours")
+        if unit not in DURATION_UNITS:
+            _problem(problems, f"{where}.unit", _("use one of {choices}"), choices=", ".join(DURATION_UNITS))
+        out.update(statistic=statistic, unit=unit)
+    return out
+
+
+def validate(raw: Any, where: str = "formula") -> dict[str, Any]:
+    """The formula in normal form (sorted lists, defaults filled), or FormulaError naming every problem."""
+    problems: list[dict[str, str]] = []
+    if not isinstance(raw, Mapping) or raw.get("type") != "ratio":
+        # FORMULA_TYPES so that an unknown type is answered with every type, ratio included.
+        out = _measure(raw, where, problems, FORMULA_TYPES)
+    else:
+        for key in raw:
+            if key not in ("type", "numerator", "denominator", "factor"):
+                _problem(problems, f"{where}.{key}", _("not a setting of a ratio formula"))
+        parts = ("count", "sum")
+        out = {
+            "type": "ratio",
+            "numerator": _measure(raw.get("numerator"), f"{where}.numerator", problems, parts),
+            "denominator": _measure(raw.get("denominator"), f"{where}.denominator", problems, parts),
+        }
+        factor = raw.get("factor", 1)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+            _problem(problems, f"{where}.factor", _("give a positive number, e.g. 100 for a percentage"))
+        else:
+            out["factor"] = factor
+    if problems:
+        raise FormulaError(problems)
+    return out
+
+
+def measures(formula: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The leaf measures a formula reads records for, by role (value, numerator, denominator)."""
+    if formula["type"] == "ratio":
+        return {"numerator": formula["numerator"], "denominator": formula["denominator"]}
+    return {"value": dict(formula)}
+
+
+# ---------------------------------------------------------------- evaluation on plain values
+
+
+@dataclass(frozen=True)
+class Fact:
+    """What one record contributes to a measure, with the values it can be broken down by."""
+
+    record_id: str
+    occurred_at: dt.datetime
+    amount: int  # 1 for count, the summed field for sum, the delay in microseconds for duration
+    groups: tuple[tuple[str, str], ...]  # (disaggregation key, value) pairs
+
+
+def amount_of(measure: Mapping[str, Any], fatalities: int, casualties: Mapping[str, Any] | None,
+              occurred_at: dt.datetime, reported_at: dt.datetime) -> int:
+    kind = measure["type"]
+    if kind == "count":
+        return 1
+    if kind == "duration":
+        delay = reported_at - occurred_at
+        return (delay.days * 86400 + delay.seconds) * 10**6 + delay.microseconds
+    field = measure["field"]
+    if field == "fatalities":
+        return int(fatalities or 0)
+    parts = field.split(".")[1:]
+    casualties = casualties or {}
+    if len(parts) == 1:
+        return sum(int((counts or {}).get(parts[0], 0)) for counts in casualties.values())
+    return int((casualties.get(parts[0]) or {}).get(parts[1], 0))
+
+
+def quantize(value: Decimal) -> Decimal:
+    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A computed figure, or None with the reason it cannot be given (in English; the caller translates)."""
+
+    value: Decimal | None
+    reason: str = ""
+    record_count: int = 0
+
+
+def reduce_measure(measure: Mapping[str, Any], amounts: list[int]) -> Outcome:
+    """One measure over the amounts of the records in one period (and group)."""
+    kind = measure["type"]
+    if kind == "count":
+        return Outcome(Decimal(len(amounts)), record_count=len(amounts))
+    if kind == "sum":
+        return Outcome(Decimal(sum(amounts)), record_count=len(amounts))
+    if not amounts:
+        return Outcome(None, _("no records in this period"), 0)
+    scale = Decimal(DURATION_UNITS[measure["unit"]])
+    ordered = sorted(amounts)
+    if measure["statistic"] == "mean":
+        micro = Decimal(sum(ordered)) / Decimal(len(ordered))
+    else:
+        middle = len(ordered) // 2
+        micro = Decimal(ordered[middle]) if len(ordered) % 2 else Decimal(ordered[middle - 1] + ordered[middle]) / 2
+    return Outcome(quantize(micro / scale), record_count=len(amounts))
+
+
+def ratio(numerator: Outcome, denominator: Outcome, factor: float | int) -> Outcome:
+    count = numerator.record_count + denominator.record_count
+    if denominator.value is None or denominator.value == 0:
+        return Outcome(None, _("the denominator is zero in this period"), count)
+    assert numerator.value is not None  # count and sum always give a figure
+    return Outcome(quantize(numerator.value * Decimal(str(factor)) / denominator.value), record_count=count)
+
+
+def evaluate(formula: Mapping[str, Any], amounts: Mapping[str, list[int]]) -> Outcome:
+    """The formula's figure from the amounts of each measure (keys as measures() names them)."""
+    if formula["type"] == "ratio":
+        return ratio(reduce_measure(formula["numerator"], list(amounts.get("numerator", []))),
+                     reduce_measure(formula["denominator"], list(amounts.get("denominator", []))),
+                     formula["factor"])
+    outcome = reduce_measure(formula, list(amounts.get("value", [])))
+    return Outcome(quantize(outcome.value), outcome.reason, outcome.record_count) if outcome.value is not None \
+        else outcome
+
+
+def group_amounts(facts: Iterable[tuple[str, Any, Fact]]) -> dict[tuple[Any, tuple], dict[str, list[int]]]:
+    """(measure role, period, fact) → {(period, disaggregation): {role: [amounts]}}.
+
+    Every fact counts towards the total (disaggregation ()) and towards one group per key it carries:
+    one-way breakdowns, not cross-tabulations, so the number of stored values stays small.
+    """
+    out: dict[tuple[Any, tuple], dict[str, list[int]]] = {}
+    for role, period, fact in facts:
+        for group in ((), *(((pair,)) for pair in fact.groups)):
+            out.setdefault((period, group), {}).setdefault(role, []).append(fact.amount)
+    return out
