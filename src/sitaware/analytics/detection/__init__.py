@@ -1,0 +1,1 @@
+"""Early-warning detection: pure computation, no Django imports."""
