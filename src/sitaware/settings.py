@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "sitaware.assessment",
     "sitaware.ingest",
     "sitaware.analytics",
+    "sitaware.alerts",
 ]
 
 MIDDLEWARE = [

@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("assessment/", include("sitaware.assessment.urls")),
     path("intake/", include("sitaware.ingest.urls")),
+    path("alerts/", include("sitaware.alerts.urls")),
     path("", include("sitaware.web.urls")),
 ]
