@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "sitaware.ingest",
     "sitaware.analytics",
     "sitaware.alerts",
+    "sitaware.triage",
 ]
 
 MIDDLEWARE = [

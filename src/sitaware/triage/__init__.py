@@ -1,0 +1,1 @@
+"""Triage of intake items: language, relevance, category, place, personal data, near-duplicates — all suggestions."""
