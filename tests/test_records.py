@@ -232,3 +232,51 @@ def test_text_and_category_filters_narrow_the_list(world, actor):
     assert services.count_records(me, services.RecordFilter(kinds=["incident", "event"])) == 2
     assert services.count_records(me, services.RecordFilter(
         since=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))) == 0
+
+
+def test_every_point_of_a_box_lies_in_one_of_its_covering_coarse_cells():
+    import random
+
+    from sitaware.records import geo
+
+    rng = random.Random(5)
+    checked = 0
+    for _ in range(300):
+        lat = rng.uniform(-70, 70)
+        lon = rng.uniform(-170, 160)
+        height = rng.choice((0.001, 0.05, 0.5, 3.0, 12.0))
+        width = rng.choice((0.001, 0.05, 0.5, 3.0, 15.0))
+        bbox = (lon, lat, min(180.0, lon + width), min(90.0, lat + height))
+        covering = geo.coarse_cells_covering(bbox)
+        if covering is None:
+            continue
+        cells = set(covering)
+        corners = [(bbox[1], bbox[0]), (bbox[1], bbox[2]), (bbox[3], bbox[0]), (bbox[3], bbox[2])]
+        inside = [(rng.uniform(bbox[1], bbox[3]), rng.uniform(bbox[0], bbox[2])) for _ in range(40)]
+        # Points along the north and south edges, where a great-circle edge sags away from the parallel.
+        edges = [(y, bbox[0] + (bbox[2] - bbox[0]) * k / 20) for y in (bbox[1], bbox[3]) for k in range(21)]
+        for point_lat, point_lon in corners + inside + edges:
+            assert geo.cells_for(point_lat, point_lon, 9)[1] in cells, (bbox, point_lat, point_lon)
+            checked += 1
+    assert checked > 20_000
+    assert geo.coarse_cells_covering((-180, -80, 180, 80)) is None  # too large to narrow
+
+
+def test_a_bbox_list_returns_exactly_the_records_inside_the_box(world, actor):
+    import random
+
+    from sitaware.records import services
+    from sitaware.records.bulk import bulk_upsert
+
+    rng = random.Random(9)
+    rows = [(n, record_payload(latitude=round(rng.uniform(3.0, 6.0), 5), longitude=round(rng.uniform(17.0, 21.0), 5),
+                               title=f"r{n}")) for n in range(300)]
+    assert not bulk_upsert(actor("sam"), rows).errors
+    everything = services.list_records(actor("sam"), services.RecordFilter(), limit=500).items
+    for _ in range(25):
+        lon, lat = rng.uniform(16.5, 21.0), rng.uniform(2.5, 6.0)
+        bbox = (lon, lat, lon + rng.choice((0.05, 0.3, 1.0, 2.5)), lat + rng.choice((0.05, 0.3, 1.0, 2.5)))
+        page = services.list_records(actor("sam"), services.RecordFilter(bbox=bbox), limit=500)
+        expected = {r["id"] for r in everything
+                    if bbox[1] <= r["latitude"] <= bbox[3] and bbox[0] <= r["longitude"] <= bbox[2]}
+        assert {r["id"] for r in page.items} == expected

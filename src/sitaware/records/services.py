@@ -211,6 +211,10 @@ def filter_records(qs: QuerySet, flt: RecordFilter) -> QuerySet:
         qs = qs.filter(
             latitude__gte=min_lat, latitude__lte=max_lat, longitude__gte=min_lon, longitude__lte=max_lon
         )
+        covering = geo.coarse_cells_covering(flt.bbox)
+        if covering is not None:
+            # Lets the (h3_coarse, occurred_at) index find the box's records; latitude/longitude alone has none.
+            qs = qs.filter(h3_coarse__in=covering)
     if flt.since:
         qs = qs.filter(occurred_at__gte=flt.since)
     if flt.until:
