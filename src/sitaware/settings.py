@@ -26,6 +26,8 @@ SITAWARE_DEFAULT_TAXONOMY = env_str("SITAWARE_DEFAULT_TAXONOMY", "sitaware-defau
 SITAWARE_H3_RESOLUTION = env_int("SITAWARE_H3_RESOLUTION", 9)
 SITAWARE_NARRATIVE_MAX_CHARS = env_int("SITAWARE_NARRATIVE_MAX_CHARS", 20_000)
 SITAWARE_UPLOAD_MAX_BYTES = env_int("SITAWARE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+# The mission's own basemap for the map page (a GeoJSON file); empty: the country boundaries shipped in the package.
+SITAWARE_BASEMAP = env_str("SITAWARE_BASEMAP", "")
 # Run a task worker inside `sitaware serve` (the embedded default); turn off when workers run apart.
 SITAWARE_INPROCESS_WORKER = env_bool("SITAWARE_INPROCESS_WORKER", True)
 

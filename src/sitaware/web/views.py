@@ -1,0 +1,258 @@
+"""The operations picture: the map page, its data, a record's linked recommendations, and the live feed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
+from pydantic import ValidationError
+
+from sitaware.api.errors import BadInput
+from sitaware.core.choices import Sensitivity
+from sitaware.core.models import Unit
+from sitaware.core.scope import Actor, actor_for
+from sitaware.oversight import services as oversight
+from sitaware.oversight.models import DecisionOutcome
+from sitaware.records import services as records
+from sitaware.records import vocab
+from sitaware.records.api import RecordListQuery, record_filter
+from sitaware.records.errors import RecordNotFound
+from sitaware.web import services, stream
+from sitaware.web.labels import (
+    ACTION_LABELS,
+    KIND_LABELS,
+    SCRIPT_STRINGS,
+    SOURCE_TYPE_LABELS,
+    STATUS_LABELS,
+    labelled,
+)
+
+logger = logging.getLogger("sitaware.web")
+
+MAP_PARAMS = ("bbox", "since", "until", "kind", "category", "status", "sensitivity", "source_type", "unit",
+              "zoom", "mode")
+LIST_PARAMS = ("kind", "category", "status", "sensitivity", "source_type", "unit")
+BASEMAP_KINDS = {".geojson": "geojson", ".json": "geojson"}
+SHIPPED_BASEMAP = "web/vendor/world-atlas/countries-50m.geojson"
+
+
+def _problem(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> JsonResponse:
+    body: dict[str, Any] = {"detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(body, status=status)
+
+
+def _json_actor(request: HttpRequest) -> Actor | JsonResponse:
+    """The viewer, or the JSON answer to give instead (a data URL must not answer with a login page)."""
+    if not request.user.is_authenticated:
+        return _problem(401, "authentication required: sign in")
+    try:
+        return actor_for(request.user)
+    except PermissionDenied as exc:
+        return _problem(403, str(exc))
+
+
+# ---------------------------------------------------------------- basemap
+
+
+def basemap_path() -> Path | None:
+    """SITAWARE_BASEMAP: a mission's own basemap file (GeoJSON for now), or None for the shipped countries."""
+    configured = settings.SITAWARE_BASEMAP
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    if path.suffix.lower() not in BASEMAP_KINDS:
+        logger.warning("SITAWARE_BASEMAP %s: only GeoJSON is supported yet; using the shipped countries", path)
+        return None
+    if not path.is_file():
+        logger.warning("SITAWARE_BASEMAP %s does not exist; using the shipped countries", path)
+        return None
+    return path
+
+
+@login_required
+@require_GET
+def basemap(request: HttpRequest) -> HttpResponse:
+    path = basemap_path()
+    if path is None:
+        # The shipped boundaries are a static file: let WhiteNoise serve it, compressed and cached.
+        return HttpResponseRedirect(static(SHIPPED_BASEMAP))
+    response = HttpResponse(path.read_bytes(), content_type="application/geo+json")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# ---------------------------------------------------------------- map page
+
+
+def _filter_options(actor: Actor) -> dict[str, Any]:
+    language = (get_language() or "en")[:2]
+    registry = records.taxonomies()
+    taxonomy = registry.get(settings.SITAWARE_DEFAULT_TAXONOMY)
+    categories = sorted(
+        ({"code": c.code, "label": c.label_for(language), "kind": c.kind, "parent": c.parent}
+         for c in taxonomy.categories.values()),
+        key=lambda c: c["code"],
+    )
+    kind_labels = dict(labelled(vocab.KINDS, KIND_LABELS))
+    # One option group per kind: the taxonomy's categories belong to one kind each.
+    category_groups = [(kind_labels[kind], [c for c in categories if c["kind"] == kind]) for kind in vocab.KINDS]
+    units = Unit.objects.filter(organisation_id=actor.organisation_id).order_by("code").values("code", "name")
+    return {
+        "kinds": labelled(vocab.KINDS, KIND_LABELS),
+        "statuses": labelled(vocab.STATUSES, STATUS_LABELS),
+        "source_types": labelled(vocab.SOURCE_TYPES, SOURCE_TYPE_LABELS),
+        "categories": categories,
+        "category_groups": [(label, items) for label, items in category_groups if items],
+        "units": list(units),
+        # A viewer cannot see above their clearance, so offering it would only ever select nothing.
+        "sensitivities": [(int(s.value), s.label) for s in Sensitivity if s.value <= actor.clearance],
+    }
+
+
+@login_required
+@require_GET
+def map_page(request: HttpRequest) -> HttpResponse:
+    actor = actor_for(request.user)
+    config = {
+        "dataUrl": reverse("web:map-data"),
+        "streamUrl": reverse("web:live-stream"),
+        "basemapUrl": reverse("web:basemap"),
+        "recordUrl": reverse("api:read_record", kwargs={"record_id": "RECORD_ID"}),
+        "revisionsUrl": reverse("api:record_revisions", kwargs={"record_id": "RECORD_ID"}),
+        "recommendationsUrl": reverse("web:record-recommendations", kwargs={"record_id": "RECORD_ID"}),
+        "after": services.feed_start(actor),
+        # Where the map opens: longitude, latitude, zoom (the mission's area; default Central African Republic).
+        "view": list(getattr(settings, "SITAWARE_MAP_VIEW", (20.0, 5.0, 4.0))),
+    }
+    options = _filter_options(actor)
+    # Labels the script shows for codes it receives (feed events, points, the record panel), in the page's language.
+    config["labels"] = {
+        "kind": dict(options["kinds"]),
+        "status": dict(options["statuses"]),
+        "source_type": dict(options["source_types"]),
+        "category": {c["code"]: c["label"] for c in options["categories"]},
+        "sensitivity": {str(int(s.value)): str(s.label) for s in Sensitivity},
+        "action": {k: str(v) for k, v in ACTION_LABELS.items()},
+        "outcome": {k: str(v) for k, v in DecisionOutcome.choices},
+    }
+    config["strings"] = {k: str(v) for k, v in SCRIPT_STRINGS.items()}
+    return render(request, "web/map.html", {"options": options, "config": config})
+
+
+# ---------------------------------------------------------------- map data
+
+
+def _list_param(request: HttpRequest, name: str) -> list[str]:
+    return [v for v in request.GET.getlist(name) if v.strip()]
+
+
+def parse_map_query(request: HttpRequest) -> services.MapQuery:
+    """Query parameters into a MapQuery, with the record list's rules and messages for the shared filters."""
+    problems: list[dict[str, str]] = []
+    unknown = sorted(set(request.GET) - set(MAP_PARAMS))
+    for name in unknown:
+        problems.append({"field": name, "message": f"unknown query parameter; use {', '.join(MAP_PARAMS)}"})
+    try:
+        query = RecordListQuery(
+            bbox=request.GET.get("bbox") or None,
+            since=request.GET.get("since") or None,
+            until=request.GET.get("until") or None,
+            **{name: _list_param(request, name) for name in LIST_PARAMS},
+        )
+        flt = record_filter(query)
+    except BadInput as exc:
+        problems.extend(exc.problems)
+        flt = records.RecordFilter()
+    except ValidationError as exc:
+        problems.extend({"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors())
+        flt = records.RecordFilter()
+    zoom = 5.0
+    try:
+        zoom = float(request.GET.get("zoom", "5"))
+        if not 0 <= zoom <= 24:
+            raise ValueError
+    except ValueError:
+        problems.append({"field": "zoom", "message": "a number from 0 to 24"})
+    mode = request.GET.get("mode", "auto")
+    if mode not in ("auto", "points", "cells"):
+        problems.append({"field": "mode", "message": "auto, points or cells"})
+    if problems:
+        raise BadInput(problems)
+    return services.MapQuery(flt=flt, zoom=zoom, mode=mode)
+
+
+@require_GET
+def map_data(request: HttpRequest) -> JsonResponse:
+    """Hexagon counts for a dense view, points for a sparse or close one; always the viewer's scope only."""
+    actor = _json_actor(request)
+    if isinstance(actor, JsonResponse):
+        return actor
+    try:
+        query = parse_map_query(request)
+    except BadInput as exc:
+        return _problem(400, "invalid input", exc.problems)
+    response = JsonResponse(services.map_data(actor, query), json_dumps_params={"separators": (",", ":")})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+def record_recommendations(request: HttpRequest, record_id: str) -> JsonResponse:
+    """Recommendations about one record, for its panel. Out of scope answers 404 like the record API."""
+    actor = _json_actor(request)
+    if isinstance(actor, JsonResponse):
+        return actor
+    try:
+        record = records.get_record(actor, record_id)
+    except RecordNotFound:
+        return _problem(404, f"no record {record_id}")
+    rows = oversight.scoped_recommendations(actor).filter(target_record=record.id).order_by("-created_at")[:50]
+    return JsonResponse({"items": [oversight.serialize_recommendation(r) for r in rows]})
+
+
+# ---------------------------------------------------------------- live feed
+
+
+def _stream_actor(user: Any) -> Actor | None:
+    try:
+        return actor_for(user)
+    except PermissionDenied:
+        return None
+
+
+async def live_stream(request: HttpRequest) -> HttpResponseBase:
+    """Server-Sent Events of record changes in the viewer's scope (see web/stream.py)."""
+    if request.method != "GET":
+        return _problem(405, "use GET")
+    user = await request.auser()
+    actor = await sync_to_async(_stream_actor)(user) if user.is_authenticated else None
+    if actor is None:
+        # EventSource retries on its own; a 401/403 (not a redirect to a login page) makes it stop.
+        return _problem(401 if not user.is_authenticated else 403, "authentication required: sign in")
+    cursor = stream.stream_cursor(request.headers.get("Last-Event-ID"), request.GET.get("after"))
+    response = StreamingHttpResponse(stream.event_stream(actor, cursor), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    # GZipMiddleware would hold events back in its compressor; a set Content-Encoding makes it leave them.
+    response["Content-Encoding"] = "identity"
+    return response
