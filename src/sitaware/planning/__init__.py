@@ -1,0 +1,1 @@
+"""Patrol planning: solver (pure subpackage), plans, approval, execution tracking."""

@@ -1,0 +1,1 @@
+"""Patrol-plan solver: pure computation, no Django imports."""
