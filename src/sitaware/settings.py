@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "sitaware.analytics",
     "sitaware.alerts",
     "sitaware.triage",
+    "sitaware.planning",
 ]
 
 MIDDLEWARE = [
