@@ -18,6 +18,7 @@ OUR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("audit verify", "Recompute the change log's hash chain and name the first broken entry."),
     ("indicators recompute", "Compute performance indicators from the records, fully or from the last watermark."),
     ("forecast evaluate", "Rolling-origin evaluation of the forecasting models on an event file or your records."),
+    ("detect run", "Run early-warning detectors now (one, or all that are due), with progress."),
     ("ingest poll", "Poll field-intake sources (feeds, exports, MQTT) that are due and check for silent ones."),
 )
 

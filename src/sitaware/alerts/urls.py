@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from sitaware.alerts import views
 
 app_name = "alerts"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("feed.atom", views.atom_feed, name="feed"),
+    path("<str:alert_id>/cap.xml", views.cap_message, name="cap"),
+]
