@@ -280,3 +280,33 @@ def test_a_bbox_list_returns_exactly_the_records_inside_the_box(world, actor):
         expected = {r["id"] for r in everything
                     if bbox[1] <= r["latitude"] <= bbox[3] and bbox[0] <= r["longitude"] <= bbox[2]}
         assert {r["id"] for r in page.items} == expected
+
+
+def test_a_dense_box_is_listed_by_the_time_index_with_the_same_pages(world, actor, monkeypatch):
+    import random
+
+    from sitaware.records import services
+    from sitaware.records.bulk import bulk_upsert
+
+    rng = random.Random(4)
+    rows = [(n, record_payload(latitude=round(rng.uniform(4.30, 4.45), 5), longitude=round(rng.uniform(18.5, 18.65), 5),
+                               occurred_at=f"2026-0{1 + n % 9}-1{n % 10}T0{n % 10}:00:00+00:00", title=f"r{n}"))
+            for n in range(120)]
+    assert not bulk_upsert(actor("sam"), rows).errors
+    flt = services.RecordFilter(bbox=(18.52, 4.32, 18.62, 4.42))
+
+    def all_pages() -> list[str]:
+        ids, cursor = [], None
+        while True:
+            page = services.list_records(actor("ana"), flt, cursor=cursor, limit=7)
+            ids += [r["id"] for r in page.items]
+            if not page.next_cursor:
+                return ids
+            cursor = page.next_cursor
+
+    assert not services._box_is_dense(flt)
+    sparse_path = all_pages()
+    monkeypatch.setattr(services, "DENSE_BOX_ROWS", 5)
+    assert services._box_is_dense(flt)
+    dense_path = all_pages()
+    assert dense_path == sparse_path and len(set(dense_path)) == len(dense_path) > 20

@@ -205,13 +205,14 @@ class RecordFilter:
         return out
 
 
-def filter_records(qs: QuerySet, flt: RecordFilter) -> QuerySet:
+def filter_records(qs: QuerySet, flt: RecordFilter, *, narrow_by_cells: bool = True) -> QuerySet:
+    """`narrow_by_cells=False` leaves out the coarse-cell condition (same rows), for dense boxes in a list."""
     if flt.bbox:
         min_lon, min_lat, max_lon, max_lat = flt.bbox
         qs = qs.filter(
             latitude__gte=min_lat, latitude__lte=max_lat, longitude__gte=min_lon, longitude__lte=max_lon
         )
-        covering = geo.coarse_cells_covering(flt.bbox)
+        covering = geo.coarse_cells_covering(flt.bbox) if narrow_by_cells else None
         if covering is not None:
             # Lets the (h3_coarse, occurred_at) index find the box's records; latitude/longitude alone has none.
             qs = qs.filter(h3_coarse__in=covering)
@@ -262,18 +263,46 @@ class Page:
     next_cursor: str | None
 
 
+# Through the coarse-cell index a box's matches are all read, then sorted. When a box holds more than this many
+# in the window (a capital over a quarter, say), walking the time index newest-first and testing the box finds
+# a page sooner; measured on 1,000,000 records, the crossover is in the low thousands.
+DENSE_BOX_ROWS = 2000
+
+
 def list_records(actor: Actor, flt: RecordFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
     """Newest first, keyset-paginated so page 1,000 costs what page 1 costs."""
     limit = max(1, min(limit, 500))
-    qs = filter_records(scoped_records(actor), flt).select_related("organisation", "reporting_unit")
+    scoped = scoped_records(actor)
+    qs = filter_records(scoped, flt)
+    if flt.bbox and _box_is_dense(flt):
+        qs = filter_records(scoped, flt, narrow_by_cells=False)
+    # Fetched apart, not joined: a join lets the planner start from the organisation table and sort every
+    # matching record, where walking the time index newest-first stops after one page.
+    qs = qs.prefetch_related("organisation", "reporting_unit")
     if cursor:
         when, key = decode_cursor(cursor)
-        qs = qs.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, id__lt=key))
+        # The plain `<=` lets the time index serve the range; the OR alone would hide it from the planner.
+        qs = qs.filter(occurred_at__lte=when).filter(Q(occurred_at__lt=when) | Q(occurred_at=when, id__lt=key))
     rows = list(qs.order_by("-occurred_at", "-id")[: limit + 1])
     redactor = Redactor.for_actor(actor)
     items = [serialize(r, redactor) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return Page(items, next_cursor)
+
+
+def _box_is_dense(flt: RecordFilter) -> bool:
+    """Whether the box's coarse cells hold more than DENSE_BOX_ROWS records in the time window, whoever's they
+    are. Read from the (h3_coarse, occurred_at) index alone, so it costs a few milliseconds at most; scope and
+    the exact box are left out because this only chooses a plan, never which records are returned."""
+    covering = geo.coarse_cells_covering(flt.bbox) if flt.bbox else None
+    if covering is None:
+        return False
+    probe = Record.objects.filter(h3_coarse__in=covering)
+    if flt.since:
+        probe = probe.filter(occurred_at__gte=flt.since)
+    if flt.until:
+        probe = probe.filter(occurred_at__lt=flt.until)
+    return probe.order_by().values_list("h3_coarse")[: DENSE_BOX_ROWS + 1].count() > DENSE_BOX_ROWS
 
 
 def count_records(actor: Actor, flt: RecordFilter) -> int:
