@@ -20,6 +20,7 @@ OUR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("forecast evaluate", "Rolling-origin evaluation of the forecasting models on an event file or your records."),
     ("detect run", "Run early-warning detectors now (one, or all that are due), with progress."),
     ("triage run", "Suggest language, relevance, category, place, redaction and duplicates for new intake items."),
+    ("plans list", "List patrol plans in your scope; `plans verify-actual` recomputes plan-versus-actual figures."),
     ("ingest poll", "Poll field-intake sources (feeds, exports, MQTT) that are due and check for silent ones."),
 )
 

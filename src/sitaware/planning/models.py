@@ -1,0 +1,124 @@
+"""Patrol plans in the product: what was asked, what was proposed and approved, and what happened."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sitaware.core.choices import Sensitivity
+from sitaware.core.models import Organisation, Unit
+
+
+class PlanRequest(models.Model):
+    """The planner's request as validated: enough to re-run the solver and get the same plan (seed, version)."""
+
+    scope_fields = {"organisation": "organisation_id", "sensitivity": "sensitivity"}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    sensitivity = models.PositiveSmallIntegerField(choices=Sensitivity.choices, default=Sensitivity.RESTRICTED)
+    shift_start = models.DateTimeField()
+    shift_end = models.DateTimeField()
+    units = models.JSONField(help_text=_("Patrol units: id, unit code, base, mode, speed, crew."))
+    cells = models.JSONField(help_text=_("Candidate cells with priority and source (forecast, alert or manual)."))
+    constraints = models.JSONField(default=dict)
+    solver_version = models.CharField(max_length=100)
+    seed = models.IntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class PlanStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed, waiting for a decision")
+    EDITED = "edited", _("Edited by a planner, waiting for a decision")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    DISPATCHED = "dispatched", _("Dispatched to the units")
+
+
+class Plan(models.Model):
+    """One proposed shift plan and its life: edits, the decision, dispatch, and the execution figures."""
+
+    scope_fields = {"organisation": "organisation_id", "sensitivity": "sensitivity"}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.OneToOneField(PlanRequest, on_delete=models.PROTECT, related_name="plan")
+    recommendation = models.OneToOneField("oversight.Recommendation", on_delete=models.PROTECT,
+                                          related_name="patrol_plan")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    sensitivity = models.PositiveSmallIntegerField(choices=Sensitivity.choices, default=Sensitivity.RESTRICTED)
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.PROPOSED)
+    version = models.PositiveIntegerField(default=1, help_text=_("Bumped by every edit."))
+    feasible = models.BooleanField(default=True)
+    violations = models.JSONField(default=list, help_text=_("Independent re-check of the current visits."))
+    decisions = models.JSONField(default=dict, help_text=_("Why each cell is in or out."))
+    missed = models.JSONField(default=list, help_text=_("Mandatory visits the plan does not make, and why."))
+    coverage = models.JSONField(default=dict)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    actual = models.JSONField(null=True, blank=True, help_text=_("Last plan-vs-actual computation."))
+    actual_at = models.DateTimeField(null=True, blank=True)
+    linked_records = models.JSONField(default=list, help_text=_("Records the patrol units made during the shift."))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "status"], name="plan_org_status_idx")]
+
+
+class PlanVisit(models.Model):
+    """A visit in the plan's current version (replaced as a whole by an edit or a decider's modification)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="visits")
+    patrol = models.CharField(max_length=60, help_text=_("Patrol unit id within the plan."))
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField()
+    cell = models.CharField(max_length=40)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    visit_no = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=12)
+    priority = models.FloatField(default=0)
+    planned_arrival = models.DateTimeField()
+    planned_start = models.DateTimeField()
+    planned_departure = models.DateTimeField()
+
+    class Meta:
+        ordering = ["patrol", "order"]
+        constraints = [models.UniqueConstraint(fields=["plan", "patrol", "order"], name="plan_visit_order_unique")]
+
+
+class PositionSource(models.TextChoices):
+    API = "api", _("Position sent by the unit")
+    PATROL_REPORT = "patrol_report", _("Patrol report after the fact")
+
+
+class PositionReport(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="positions")
+    patrol = models.CharField(max_length=60)
+    at = models.DateTimeField()
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    source = models.CharField(max_length=16, choices=PositionSource.choices)
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["plan", "patrol", "at"], name="position_plan_time_idx")]
+
+
+class VisitOutcome(models.Model):
+    """Computed from positions by plan_vs_actual; never entered by hand, always recomputable."""
+
+    visit = models.OneToOneField(PlanVisit, on_delete=models.CASCADE, related_name="outcome")
+    status = models.CharField(max_length=8)  # made | late | missed
+    first_seen = models.DateTimeField(null=True, blank=True)
+    presence_s = models.FloatField(default=0)
+    closest_m = models.FloatField(null=True, blank=True)
+    delay_s = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)

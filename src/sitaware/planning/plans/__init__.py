@@ -1,0 +1,1 @@
+"""Pure helpers around a stored plan (no Django): re-schedule edited routes, plan vs. actual, GPX and GeoJSON."""

@@ -1,0 +1,483 @@
+"""Patrol plans: propose (a recommendation), edit and see the effect, approve only through a decision, dispatch.
+
+Flow (R-AI-03, R-AI-04): `propose_plan` validates the planner's request, runs the solver, re-checks the plan
+independently in real units (a plan failing the re-check is never stored), and stores it as a recommendation
+of the `patrol-plan` component with the inputs, solver version, parameters, the reason for every cell and what
+the plan misses. `edit_plan` moves, adds or drops visits and recomputes feasibility and coverage; it never
+approves. Only `oversight.decide` approves (component.py is its applier); `decide_plan` is a convenience that
+sends the current (possibly edited) routes to that gate. Nothing is dispatched or exported before approval.
+Every write is in the change log: plan.propose, plan.edit, plan.approve, plan.reject, plan.dispatch, and the
+tracking entries in tracking.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from sitaware.core import changelog
+from sitaware.core.changelog import PendingEntry
+from sitaware.core.choices import Role, Sensitivity
+from sitaware.core.models import Unit as OrgUnit
+from sitaware.core.scope import Actor, restrict
+from sitaware.oversight import services as oversight
+from sitaware.oversight.models import RecommendationStatus
+from sitaware.planning import inputs
+from sitaware.planning.errors import PlanCheckFailed, PlanInputError, PlanNotFound, PlanStateError
+from sitaware.planning.models import Plan, PlanRequest, PlanStatus, PlanVisit
+from sitaware.planning.plans.schedule import routes_of, schedule_routes
+from sitaware.planning.solver.feasibility import check_plan
+from sitaware.planning.solver.problem import PlanningInputError, PlanningRequest, validate
+from sitaware.planning.solver.solve import Plan as SolverPlan
+from sitaware.planning.solver.solve import plan_shift
+from sitaware.planning.version import VERSION, artefact_hash, solver_version
+
+COMPONENT_KEY = "patrol-plan"
+DECIDER_ROLES = (Role.SUPERVISOR.value, Role.COMMANDER.value)
+PLAN_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.COMMANDER})
+OPEN = (PlanStatus.PROPOSED, PlanStatus.EDITED)
+LIVE = (PlanStatus.APPROVED, PlanStatus.DISPATCHED)
+
+PURPOSE = ("Patrol planning: propose, for one shift, which cells each available unit visits, in which order and "
+           "when, given priorities (accepted forecast, published alerts or set by hand) and constraints. Place-based "
+           "only. Nothing is dispatched until a supervisor or commander approves the plan.")
+MANUAL_PATH = "plan the shift by hand from the map and the accepted risk map, as before"
+LIMITATIONS = gettext_noop(
+    "Travel times are estimates (straight line times a detour factor, or the mission's own graph); no traffic, "
+    "weather or security incidents en route. The solver is a heuristic with a time or iteration budget: the plan "
+    "is good, not proven best. Priorities are only as good as their source: a forecast follows where incidents "
+    "were recorded, which follows where patrols went; the exploration share exists for that. A plan says nothing "
+    "about any person and must not be used to."
+)
+
+
+def _reject_role(actor: Actor, roles: frozenset[str], what: str) -> None:
+    if actor.role not in roles and not actor.system:
+        raise PermissionDenied(_("%(what)s is for analysts, supervisors and commanders") % {"what": what})
+
+
+def _input_error(exc: PlanningInputError) -> PlanInputError:
+    return PlanInputError(exc.errors)
+
+
+def _iso(value: float) -> str:
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+
+
+def _dt(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def _log(actor: Actor, action: str, plan: Plan, before: Any, after: Any, **extra: Any) -> None:
+    changelog.append(
+        [PendingEntry(action=action, object_type="patrol_plan", object_id=str(plan.id), before=before, after=after,
+                      organisation_id=plan.organisation_id, sensitivity=plan.sensitivity,
+                      extra={"recommendation": str(plan.recommendation_id), **extra})],
+        actor_id=actor.user_id, actor_label=actor.label,
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def scoped_plans(actor: Actor) -> QuerySet:
+    """Plans stay within their organisation (like recommendations); sensitivity within clearance."""
+    actor.require("view")
+    qs = restrict(Plan.objects.all(), actor)
+    if not actor.system:
+        qs = qs.filter(organisation_id=actor.organisation_id)
+    return qs.select_related("request", "recommendation")
+
+
+def list_plans(actor: Actor, *, status: str | None = None, limit: int = 50) -> list[Plan]:
+    """Newest first; plans rejected in the review queue are brought in line before listing."""
+    if status is not None and status not in PlanStatus.values:
+        raise PlanInputError([{"field": "status", "message": _("use one of %(v)s")
+                               % {"v": ", ".join(PlanStatus.values)}}])
+    qs = scoped_plans(actor)
+    for stale in qs.filter(status__in=OPEN, recommendation__status=RecommendationStatus.REJECTED):
+        sync_status(stale)
+    if status:
+        qs = qs.filter(status=status)
+    return list(qs.order_by("-created_at", "-id")[: max(1, min(limit, 200))])
+
+
+def get_plan(actor: Actor, plan_id: Any) -> Plan:
+    try:
+        key = uuid.UUID(str(plan_id))
+    except ValueError:
+        raise PlanNotFound(_("no plan %(id)s") % {"id": plan_id}) from None
+    plan = scoped_plans(actor).filter(pk=key).first()
+    if plan is None:
+        raise PlanNotFound(_("no plan %(id)s") % {"id": plan_id})
+    return sync_status(plan)
+
+
+def sync_status(plan: Plan) -> Plan:
+    """A rejection can be made in the oversight review queue directly; bring the plan's status in line."""
+    if plan.status in OPEN and plan.recommendation.status == RecommendationStatus.REJECTED:
+        with transaction.atomic():
+            locked = Plan.objects.select_for_update().get(pk=plan.pk)
+            if locked.status in OPEN:
+                decision = plan.recommendation.decision
+                locked.status = PlanStatus.REJECTED
+                locked.save(update_fields=["status"])
+                changelog.append(
+                    [PendingEntry(action="plan.reject", object_type="patrol_plan", object_id=str(plan.id),
+                                  before={"status": plan.status}, after={"status": PlanStatus.REJECTED},
+                                  organisation_id=plan.organisation_id, sensitivity=plan.sensitivity,
+                                  extra={"recommendation": str(plan.recommendation_id), "decision": decision.pk})],
+                    actor_id=decision.decider_id, actor_label=decision.decider.get_username(),
+                )
+            plan = Plan.objects.select_related("request", "recommendation").get(pk=plan.pk)
+    return plan
+
+
+def request_of(plan: Plan) -> PlanningRequest:
+    """The solver request as stored: re-parsed from the stored JSON, so an edit is checked against exactly it."""
+    pr = plan.request
+    data = {"shift": {"start": pr.shift_start.isoformat(), "end": pr.shift_end.isoformat()}, "units": pr.units,
+            "cells": pr.cells, "constraints": pr.constraints, "solver": {"seed": pr.seed}}
+    from sitaware.core.scope import system_actor
+
+    actor = dataclasses.replace(system_actor("planning"), organisation_id=plan.organisation_id)
+    return inputs.parse(actor, data).request
+
+
+def org_units_of(plan: Plan) -> dict[str, OrgUnit]:
+    by_code = {u.code: u for u in OrgUnit.objects.filter(organisation_id=plan.organisation_id)}
+    return {u["id"]: by_code[u["unit"]] for u in plan.request.units}
+
+
+def current_routes(plan: Plan) -> dict[str, list[str]]:
+    routes: dict[str, list[str]] = {u["id"]: [] for u in plan.request.units}
+    for v in plan.visits.order_by("patrol", "order"):
+        routes.setdefault(v.patrol, []).append(v.cell)
+    return routes
+
+
+# ---------------------------------------------------------------- proposing
+
+
+def _previous_shifts(actor: Actor, start: dt.datetime, k: int | None) -> list[list[str]]:
+    """Optional cells of the organisation's last k approved shifts before this one, oldest first."""
+    if not k:
+        return []
+    earlier = (Plan.objects.filter(organisation_id=actor.organisation_id, status__in=LIVE,
+                                   request__shift_end__lte=start)
+               .order_by("-request__shift_start")[:k])
+    shifts = []
+    for p in earlier:
+        shifts.append(sorted(set(p.visits.exclude(kind="mandatory").values_list("cell", flat=True))))
+    return shifts[::-1]
+
+
+def _store_visits(plan: Plan, solved: SolverPlan, org_units: dict[str, Any]) -> None:
+    cells = {c["id"]: c for c in plan.request.cells}
+    rows = []
+    for up in solved.units:
+        for order, v in enumerate(up.visits):
+            c = cells[v.cell_id]
+            rows.append(PlanVisit(plan=plan, patrol=up.unit_id, unit=org_units[up.unit_id], order=order,
+                                  cell=v.cell_id, latitude=c["lat"], longitude=c["lon"], visit_no=v.visit_no,
+                                  kind=v.kind, priority=v.priority, planned_arrival=_dt(v.arrival),
+                                  planned_start=_dt(v.start), planned_departure=_dt(v.departure)))
+    plan.visits.all().delete()
+    PlanVisit.objects.bulk_create(rows)
+
+
+def _coverage(request: PlanningRequest, solved: SolverPlan) -> dict[str, Any]:
+    per_unit = {up.unit_id: {"visits": len(up.visits), "distance_m": round(up.distance_m, 1),
+                             "duration_s": round(up.duration_s, 1), "priority_covered": round(up.priority_covered, 4)}
+                for up in solved.units}
+    optional = [c for c in request.cells if c.required_visits == 0 and c.id not in request.no_go]
+    available = sum(c.priority for c in optional)
+    required = sum(c.required_visits for c in request.cells)
+    made = sum(1 for up in solved.units for v in up.visits if v.kind == "mandatory")
+    return {"units": per_unit, "total_priority": round(solved.total_priority, 4),
+            "available_priority": round(available, 4),
+            "priority_share": round(solved.total_priority / available, 4) if available else None,
+            "mandatory_required": required, "mandatory_planned": min(made, required),
+            "distance_m": round(sum(up.distance_m for up in solved.units), 1),
+            "exploration_share": round(solved.exploration_share, 4)}
+
+
+def serialize_solution(solved: SolverPlan) -> dict[str, Any]:
+    return {
+        "units": [{"unit": up.unit_id, "depart": _iso(up.depart), "return_at": _iso(up.return_at),
+                   "distance_m": round(up.distance_m, 1), "duration_s": round(up.duration_s, 1),
+                   "priority_covered": round(up.priority_covered, 4),
+                   "visits": [{"cell": v.cell_id, "visit_no": v.visit_no, "arrival": _iso(v.arrival),
+                               "start": _iso(v.start), "departure": _iso(v.departure), "kind": v.kind,
+                               "priority": v.priority, "travel_s": round(v.travel_s, 1),
+                               "travel_m": round(v.travel_m, 1)} for v in up.visits]}
+                  for up in solved.units],
+        "decisions": {cid: {"planned": d.planned, "reason": d.reason, "detail": d.detail}
+                      for cid, d in sorted(solved.decisions.items())},
+        "missed": [dataclasses.asdict(s) for s in solved.missed],
+        "feasible": solved.feasible,
+    }
+
+
+def _explanation(solved: SolverPlan, coverage: dict[str, Any]) -> str:
+    lines = [_("%(n)d visits by %(u)d unit(s); priority covered %(p).2f of %(a).2f; %(d).1f km in all.")
+             % {"n": sum(len(up.visits) for up in solved.units), "u": len(solved.units),
+                "p": coverage["total_priority"], "a": coverage["available_priority"],
+                "d": coverage["distance_m"] / 1000}]
+    if solved.missed:
+        lines.append(_("NOT FEASIBLE as asked: %(n)d mandatory visit(s) cannot be made:") % {"n": len(solved.missed)})
+        lines += [f"- {s.constraint}: {s.message}" for s in solved.missed]
+    lines.append(_("Why each cell is in or out:"))
+    lines += [f"- {cid}: {d.reason} ({d.detail})" for cid, d in sorted(solved.decisions.items())]
+    return "\n".join(lines)
+
+
+def propose_plan(actor: Actor, data: Any) -> Plan:
+    """Validate, solve, re-check and store a plan as a recommendation. PlanInputError (400) names every problem."""
+    _reject_role(actor, PLAN_ROLES, _("patrol planning"))
+    try:
+        parsed = inputs.parse(actor, data)
+        request = parsed.request
+        if request.max_consecutive and "previous_shifts" not in (data.get("constraints") or {}):
+            previous = _previous_shifts(actor, parsed.shift_start, request.max_consecutive)
+            parsed.constraints["previous_shifts"] = previous
+            request = dataclasses.replace(request, previous_shifts=tuple(frozenset(s) for s in previous))
+        validate(request)
+    except PlanningInputError as exc:
+        raise _input_error(exc) from None
+    plan_id, request_id = uuid.uuid4(), uuid.uuid4()
+    version = solver_version()
+    parameters = {"solver": parsed.solver, "constraints": parsed.constraints, "solver_version": version,
+                  "provider": "straight_line", "plan": str(plan_id)}
+    sensitivity = int(Sensitivity.RESTRICTED)
+    state: dict[str, Any] = {}
+
+    def produce() -> oversight.Produced:
+        solved = plan_shift(request, num_seeds=parsed.solver["num_seeds"],
+                            max_iterations=parsed.solver["max_iterations"])
+        violations = check_plan(request, solved)
+        if violations:
+            # Never shown as a plan: a solver bug must surface, not reach a unit.
+            raise PlanCheckFailed(_("the solver's plan failed the independent re-check: %(v)s")
+                                  % {"v": "; ".join(violations[:5])})
+        coverage = _coverage(request, solved)
+        state.update(solved=solved, coverage=coverage)
+        return oversight.Produced(
+            proposal={"plan": str(plan_id), "routes": routes_of(solved)},
+            output={**serialize_solution(solved), "coverage": coverage,
+                    "exploration_cells": solved.stats.get("exploration_cells", []),
+                    "runtime_s": solved.stats.get("runtime_s")},
+            uncertainty={"method": _("heuristic search (PyVRP), not proven optimal; see docs/planning.md for the "
+                                     "benchmark gaps"), "feasibility_recheck": "passed",
+                         "travel_times": "straight line x detour factor / unit speed"},
+            explanation=_explanation(solved, coverage),
+            limitations=_(LIMITATIONS),
+            model_id="planning/toptw-pyvrp",
+            model_version=VERSION,
+            artefact_hash=artefact_hash(),
+        )
+
+    rec_request = oversight.Request(
+        target_type="patrol_plan", target_id=str(plan_id), purpose=_("Patrol plan for one shift"),
+        inputs={"shift": [parsed.shift_start.isoformat(), parsed.shift_end.isoformat()], "units": parsed.units,
+                "cells": parsed.cells, "constraints": parsed.constraints},
+        input_refs=[{"type": "plan_request", "id": str(request_id), "units": len(parsed.units),
+                     "cells": len(parsed.cells)}, *parsed.sources],
+        parameters=parameters, sensitivity=sensitivity,
+    )
+    # The solve runs outside any transaction (recommend opens its own after produce), so a long solve never
+    # holds SQLite's write lock; the plan rows and their log entry then commit together.
+    rec = oversight.recommend(actor, COMPONENT_KEY, rec_request, produce)
+    solved: SolverPlan = state["solved"]
+    with transaction.atomic():
+        pr = PlanRequest.objects.create(
+            id=request_id, organisation_id=actor.organisation_id, sensitivity=rec.sensitivity,
+            shift_start=parsed.shift_start, shift_end=parsed.shift_end, units=parsed.units, cells=parsed.cells,
+            constraints=parsed.constraints, solver_version=version, seed=request.seed, created_by_id=actor.user_id)
+        output = rec.output
+        plan = Plan.objects.create(
+            id=plan_id, request=pr, recommendation=rec, organisation_id=actor.organisation_id,
+            sensitivity=rec.sensitivity, feasible=solved.feasible, violations=[], decisions=output["decisions"],
+            missed=output["missed"], coverage=state["coverage"], created_at=rec.created_at)
+        _store_visits(plan, solved, parsed.org_units)
+        _log(actor, "plan.propose", plan, None, {"status": plan.status, "routes": routes_of(solved),
+                                                 "feasible": solved.feasible, "missed": len(solved.missed),
+                                                 "solver_version": version, "seed": request.seed})
+    return plan
+
+
+# ---------------------------------------------------------------- editing
+
+
+def _apply_edits(routes: dict[str, list[str]], edits: Any, cell_ids: set[str]) -> dict[str, list[str]]:
+    routes = {k: list(v) for k, v in routes.items()}
+    problems: list[dict[str, str]] = []
+    if not isinstance(edits, list) or not edits:
+        raise PlanInputError([{"field": "edits", "message": _("give a list of move, add or drop operations")}])
+
+    def pos(value: Any, size: int, where: str, inclusive: bool) -> int | None:
+        if value is None and inclusive:
+            return size
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= size - (0 if inclusive else 1):
+            problems.append({"field": where, "message": _("no position %(v)s in this route") % {"v": value}})
+            return None
+        return value
+
+    for i, e in enumerate(edits):
+        where = f"edits[{i}]"
+        op = e.get("op") if isinstance(e, dict) else None
+        unit = str(e.get("unit")) if isinstance(e, dict) else None
+        if op not in ("move", "add", "drop"):
+            problems.append({"field": f"{where}.op", "message": _("use move, add or drop")})
+            continue
+        if unit not in routes:
+            problems.append({"field": f"{where}.unit", "message": _("no unit %(u)s in this plan") % {"u": unit}})
+            continue
+        route = routes[unit]
+        if op == "add":
+            cell = str(e.get("cell"))
+            if cell not in cell_ids:
+                problems.append({"field": f"{where}.cell",
+                                 "message": _("cell %(c)s is not among the plan's candidate cells") % {"c": cell}})
+                continue
+            at = pos(e.get("at"), len(route), f"{where}.at", True)
+            if at is not None:
+                route.insert(at, cell)
+        elif op == "drop":
+            at = pos(e.get("index"), len(route), f"{where}.index", False)
+            if at is not None:
+                route.pop(at)
+        else:
+            target = str(e.get("to_unit", unit))
+            if target not in routes:
+                problems.append({"field": f"{where}.to_unit",
+                                 "message": _("no unit %(u)s in this plan") % {"u": target}})
+                continue
+            at = pos(e.get("index"), len(route), f"{where}.index", False)
+            if at is None:
+                continue
+            cell = route.pop(at)
+            to = pos(e.get("at"), len(routes[target]), f"{where}.at", True)
+            if to is None:
+                route.insert(at, cell)
+                continue
+            routes[target].insert(to, cell)
+    if problems:
+        raise PlanInputError(problems)
+    return routes
+
+
+def evaluate_routes(plan: Plan, routes: dict[str, list[str]]) -> tuple[SolverPlan, list[str], dict[str, Any]]:
+    """Re-schedule routes in real units, re-check them independently, and measure coverage."""
+    request = request_of(plan)
+    exploration = set(plan.recommendation.output.get("exploration_cells") or [])
+    solved = schedule_routes(request, routes, exploration=exploration)
+    return solved, check_plan(request, solved), _coverage(request, solved)
+
+
+def edit_plan(actor: Actor, plan_id: Any, edits: Any, *, dry_run: bool = False) -> dict[str, Any]:
+    """Move, add or drop visits; returns the recomputed plan, its violations and coverage. Never approves.
+
+    With `dry_run` nothing is stored (the planner previews the effect); otherwise the edit replaces the plan's
+    visits (status `edited`, version + 1), even when it has violations: they are shown, and approval refuses
+    a plan that has any.
+    """
+    _reject_role(actor, PLAN_ROLES, _("editing a patrol plan"))
+    plan = get_plan(actor, plan_id)
+    if plan.status not in OPEN:
+        raise PlanStateError(_("this plan is %(s)s; only proposed or edited plans can be edited")
+                             % {"s": plan.status})
+    before = current_routes(plan)
+    cells = {c["id"] for c in plan.request.cells}
+    routes = _apply_edits(before, edits, cells)
+    solved, violations, coverage = evaluate_routes(plan, routes)
+    result = {"plan": str(plan.id), "routes": routes, "violations": violations, "coverage": coverage,
+              **serialize_solution(solved), "stored": not dry_run}
+    if dry_run:
+        return result
+    with transaction.atomic():
+        locked = Plan.objects.select_for_update().get(pk=plan.pk)
+        if locked.status not in OPEN or locked.version != plan.version:
+            raise PlanStateError(_("the plan changed while you edited it; reload and edit again"))
+        _store_visits(locked, solved, org_units_of(plan))
+        locked.status, locked.version = PlanStatus.EDITED, plan.version + 1
+        locked.violations, locked.feasible = violations, solved.feasible and not violations
+        locked.decisions, locked.missed = result["decisions"], result["missed"]
+        locked.coverage = coverage
+        locked.save(update_fields=["status", "version", "violations", "feasible", "decisions", "missed", "coverage"])
+        _log(actor, "plan.edit", locked, {"routes": before, "version": plan.version},
+             {"routes": routes, "version": locked.version, "violations": violations}, edits=edits)
+    result["version"] = plan.version + 1
+    return result
+
+
+# ---------------------------------------------------------------- deciding and dispatching
+
+
+def decide_plan(actor: Actor, plan_id: Any, outcome: str, reason: str) -> Plan:
+    """Approve or reject through the oversight gate. An edited plan is approved as a 'modify' decision carrying
+    the edited routes, so the decision records exactly what was approved and how it differs from the proposal."""
+    plan = get_plan(actor, plan_id)
+    if outcome == "approve":
+        proposed = (plan.recommendation.output.get("proposal") or {}).get("routes")
+        # Edited back to the proposal: oversight refuses a 'modify' equal to the proposal, so accept it.
+        if plan.status == PlanStatus.EDITED and current_routes(plan) != proposed:
+            oversight.decide(actor, plan.recommendation_id, "modify", reason,
+                             modified_output={"plan": str(plan.id), "routes": current_routes(plan)})
+        else:
+            oversight.decide(actor, plan.recommendation_id, "accept", reason)
+    elif outcome == "reject":
+        oversight.decide(actor, plan.recommendation_id, "reject", reason)
+    else:
+        raise PlanInputError([{"field": "outcome", "message": _("use approve or reject")}])
+    return get_plan(actor, plan.id)
+
+
+def dispatch_plan(actor: Actor, plan_id: Any) -> Plan:
+    """Send an approved plan to the units (status only: the units fetch their sheet, GPX or GeoJSON)."""
+    actor.require("decide")
+    plan = get_plan(actor, plan_id)
+    if plan.status != PlanStatus.APPROVED:
+        raise PlanStateError(_("only an approved plan can be dispatched; this one is %(s)s") % {"s": plan.status})
+    with transaction.atomic():
+        plan.status, plan.dispatched_at = PlanStatus.DISPATCHED, timezone.now()
+        plan.save(update_fields=["status", "dispatched_at"])
+        _log(actor, "plan.dispatch", plan, {"status": PlanStatus.APPROVED}, {"status": plan.status})
+    return plan
+
+
+def serialize_plan(actor: Actor, plan: Plan, *, detail: bool = False) -> dict[str, Any]:
+    pr = plan.request
+    data: dict[str, Any] = {
+        "id": str(plan.id), "recommendation": str(plan.recommendation_id), "status": plan.status,
+        "version": plan.version, "shift": {"start": pr.shift_start.astimezone(dt.UTC).isoformat(),
+                                            "end": pr.shift_end.astimezone(dt.UTC).isoformat()},
+        "feasible": plan.feasible, "violations": plan.violations, "coverage": plan.coverage,
+        "solver_version": pr.solver_version, "seed": pr.seed, "created_at": plan.created_at.isoformat(),
+        "approved_at": plan.approved_at.isoformat() if plan.approved_at else None,
+        "dispatched_at": plan.dispatched_at.isoformat() if plan.dispatched_at else None,
+    }
+    if detail:
+        from sitaware.records.services import scoped_records
+
+        visible = set(map(str, scoped_records(actor).filter(pk__in=plan.linked_records).values_list("pk", flat=True)))
+        data.update(
+            units=pr.units, cells=pr.cells, constraints=pr.constraints, decisions=plan.decisions, missed=plan.missed,
+            routes=[{"unit": u["id"], "base": u["base"], "visits": [
+                {"order": v.order, "cell": v.cell, "lat": v.latitude, "lon": v.longitude, "visit_no": v.visit_no,
+                 "kind": v.kind, "priority": v.priority, "arrival": v.planned_arrival.isoformat(),
+                 "start": v.planned_start.isoformat(), "departure": v.planned_departure.isoformat()}
+                for v in plan.visits.filter(patrol=u["id"]).order_by("order")]} for u in pr.units],
+            explanation=plan.recommendation.explanation, actual=plan.actual,
+            linked_records=[r for r in plan.linked_records if r in visible],
+        )
+    return data
