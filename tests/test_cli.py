@@ -16,7 +16,11 @@ from django_tasks import task
 
 from sitaware.cli import main
 
-OUR_COMMANDS = ["serve", "worker", "migrate", "demo", "createuser", "import", "export", "audit verify", "indicators recompute", "forecast evaluate", "detect run", "triage run", "plans list", "ingest poll"]
+OUR_COMMANDS = [
+    "serve", "worker", "migrate", "demo", "createuser",
+    "import", "export", "audit verify", "indicators recompute", "forecast evaluate",
+    "detect run", "triage run", "plans list", "ingest poll",
+]
 
 
 @task()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_browser_support import close_server_connections
+
 CHROMIUM = os.environ.get("SITAWARE_CHROMIUM", "/usr/bin/chromium")
 # Keep Chromium off the network (FIELD-NOTES); SwiftShader gives headless WebGL for MapLibre.
 CHROMIUM_ARGS = [
@@ -89,6 +91,7 @@ def asgi_server(transactional_db, settings):
     finally:
         server.should_exit = True
         thread.join(10)
+        close_server_connections()
 
 
 AXE = Path(__file__).resolve().parents[1] / "src/sitaware/web/static/web/vendor/axe-core/axe.min.js"
