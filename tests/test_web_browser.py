@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.web_browser_support import close_server_connections
-
 CHROMIUM = os.environ.get("SITAWARE_CHROMIUM", "/usr/bin/chromium")
 # Keep Chromium off the network (FIELD-NOTES); SwiftShader gives headless WebGL for MapLibre.
 CHROMIUM_ARGS = [
@@ -91,6 +89,9 @@ def asgi_server(transactional_db, settings):
     finally:
         server.should_exit = True
         thread.join(10)
+        # Imported here: web_browser_support imports this module's constants.
+        from tests.web_browser_support import close_server_connections
+
         close_server_connections()
 
 
