@@ -5,6 +5,11 @@ Sections (each one also lands in bench/results/forecast.json and between the ben
   precise event (149, the golden scan-statistic grid); compared with the issue author's untuned reference numbers.
 - Portland NIJ burglary: weekly origins 2016-03-01 .. 2017-05-24, one-week horizon, 0.75 sq mi square cells inside
   the city boundary.
+- Horizons (issue 5): CAR 1 and 3 months from the monthly origins, Portland 1, 2 and 4 weeks from the weekly
+  origins; PAI, PEI* and hit rate at every flagged-area share and the Poisson log score; mean, median and the paired
+  bootstrap difference of every model to every baseline; a moving-block bootstrap beside it for the overlapping
+  windows of the longer horizons; and whether the default model (SEPP) beats the best baseline.
+- Oakland (Lum & Isaac 2016 drug-crime records): patrol feedback simulation with and without the safeguards.
 - SEPP on simulated Hawkes data with known parameters; fit + predict time for 1k, 10k and 100k events.
 
     python -m bench.bench_forecast [--quick]
@@ -46,6 +51,7 @@ from sitaware.analytics.forecasting.evaluation import (
 )
 from sitaware.analytics.forecasting.feedback import concentration, polya_urn
 from sitaware.analytics.forecasting.grid import degree_grid, rect_grid, square_grid_over
+from sitaware.analytics.forecasting.oakland import read_oakland, simulate
 from sitaware.analytics.forecasting.sepp import SEPP, SEPPConvergenceWarning, simulate_hawkes
 
 DATA = common.REPO.parent / "shared" / "data"
@@ -55,6 +61,8 @@ BASELINES = ("random", "last_period", "last_365_days", "kde")
 REFERENCE_CAR_PAI_5 = {"last_period": 7.7, "last_365_days": 7.3, "kde": 6.1}
 REFERENCE_PORTLAND_PAI = {"last_365_days": 8.3}
 SQ_MILE_M2 = 2_589_988.110336
+HORIZON_METRICS = ([f"{m}@{s:g}" for m in ("pai", "pei", "hit") for s in SHARES] + ["log_score"])
+DEFAULT_MODEL = "sepp"  # riskmap.default_model() with enough training events
 
 
 def _models(sepp: Callable[[], Model]) -> dict[str, Callable[[], Model]]:
@@ -98,6 +106,69 @@ def _evaluate(events, grid, models, windows) -> tuple[dict[str, Any], str]:
     return out, table
 
 
+def _block_bootstrap(results, metric: str, model: str, baseline: str, block: int, n_boot: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """Paired difference model - baseline with a moving-block bootstrap over origins in time order (block = the
+    number of origins one window spans), for overlapping windows where origins are not independent."""
+    table: dict[str, dict[float, float]] = {}
+    for r in results:
+        table.setdefault(r.model, {})[r.origin] = r.metrics.get(metric, float("nan"))
+    a, b = table[model], table[baseline]
+    diff = np.array([a[o] - b[o] for o in sorted(a) if o in b and np.isfinite(a[o]) and np.isfinite(b[o])])
+    if diff.size == 0:
+        return {"mean_diff": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0, "block": block}
+    block = max(1, min(block, diff.size))
+    rng = np.random.default_rng(seed)
+    n_blocks = math.ceil(diff.size / block)
+    starts = rng.integers(0, diff.size - block + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)[:, :diff.size]
+    lo, hi = np.percentile(diff[idx].mean(axis=1), [2.5, 97.5])
+    return {"mean_diff": float(diff.mean()), "lo": float(lo), "hi": float(hi), "n": int(diff.size), "block": block}
+
+
+def _verdict(lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
+    return "beats" if lo > 0 else "worse" if hi < 0 else "no difference shown"
+
+
+def horizons(events, grid, models, windows_by_label: dict[str, tuple[list[tuple[float, float]], int]]
+             ) -> dict[str, Any]:
+    """Every metric at every share per horizon; paired bootstrap of every model against every baseline; the
+    default model against the best baseline (highest mean) per metric. `windows_by_label` maps a horizon label to
+    its (origin, end) windows and the number of consecutive origins one window spans (for the block bootstrap)."""
+    baselines = [m for m in models if m != DEFAULT_MODEL]
+    out: dict[str, Any] = {}
+    for label, (windows, span) in windows_by_label.items():
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SEPPConvergenceWarning)
+            results = rolling_origin(events, grid, models, windows, shares=SHARES)
+        summary = {m: summarise(results, m) for m in HORIZON_METRICS}
+        boot = {m: {b: paired_bootstrap(results, m, b) for b in baselines
+                    if summary[m][b]["n"]} for m in HORIZON_METRICS}
+        decision = {}
+        for metric in HORIZON_METRICS:
+            ranked = [b for b in baselines if summary[metric][b]["n"]]
+            best = max(ranked, key=lambda b: summary[metric][b]["mean"])
+            iid = boot[metric][best][DEFAULT_MODEL]
+            blk = _block_bootstrap(results, metric, DEFAULT_MODEL, best, span)
+            decision[metric] = {"best_baseline": best, "best_baseline_mean": summary[metric][best]["mean"],
+                                "default_mean": summary[metric][DEFAULT_MODEL]["mean"],
+                                "mean_diff": iid["mean_diff"], "lo": iid["lo"], "hi": iid["hi"],
+                                "block_lo": blk["lo"], "block_hi": blk["hi"], "block": blk["block"],
+                                "verdict": _verdict(iid["lo"], iid["hi"]),
+                                "verdict_block": _verdict(blk["lo"], blk["hi"])}
+        out[label] = {"origins": len(windows), "windows_overlap": span > 1, "block": span,
+                      "seconds": round(time.perf_counter() - start, 1), "summary": summary, "bootstrap": boot,
+                      "default_vs_best_baseline": decision}
+        d = decision["pai@0.05"]
+        print(f"  {label}: PAI@5% {DEFAULT_MODEL} {d['default_mean']:.2f} vs {d['best_baseline']} "
+              f"{d['best_baseline_mean']:.2f}, diff {d['mean_diff']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}] "
+              f"block [{d['block_lo']:.2f}, {d['block_hi']:.2f}]", flush=True)
+    return out
+
+
 def car(quick: bool) -> tuple[dict[str, Any], str]:
     data = read_ucdp_ged(DATA / "events" / "ucdp_ged_caf" / "ged231_caf_detection.csv")
     grid = degree_grid(data.projection, 14.0, 2.0, 0.5, data.lon, data.lat)
@@ -115,9 +186,13 @@ def car(quick: bool) -> tuple[dict[str, Any], str]:
                                   "sigma_km": round(fitted.params.sigma / 1000, 1), "iterations": fitted.n_iter,
                                   "converged": fitted.converged, "pairs": fitted.n_pairs}
     # Three-month horizons from the same monthly origins (windows overlap, so no bootstrap here).
-    three = rolling_origin(data.events, grid, models, monthly_windows(dt.date(2013, 1, 1), last, months=3),
-                           shares=(0.05,))
+    # Windows must end inside the data (GED 23.1 ends 2022-12-31): an origin whose window runs past it is dropped.
+    data_end = day_number(dt.date(2023, 1, 1))
+    windows3 = [w for w in monthly_windows(dt.date(2013, 1, 1), last, months=3) if w[1] <= data_end]
+    three = rolling_origin(data.events, grid, models, windows3, shares=(0.05,))
     out["three_month_horizon_pai@0.05"] = summarise(three, "pai@0.05")
+    out["horizons"] = horizons(data.events, grid, models, {
+        "1 month": (windows, 1), "3 months": (windows3, 3)})
     out["reference_mean_pai@0.05"] = REFERENCE_CAR_PAI_5
     out["data"] = "UCDP GED 23.1 CAR, where_prec<=3 and date_prec<=3; 0.5-degree cells that ever had such an event"
     return out, table
@@ -132,6 +207,11 @@ def portland(quick: bool) -> tuple[dict[str, Any], str]:
     windows = weekly_windows(day_number(dt.date(2016, 3, 1)), day_number(last))
     models = _models(lambda: SEPP(sigma0=300, max_lag=60, max_distance=900, min_sigma=10, window_days=730))
     out, table = _evaluate(events, grid, models, windows)
+    # Windows must end inside the data (the file ends 2017-05-31): longer horizons lose the last origins.
+    first, end, data_end = day_number(dt.date(2016, 3, 1)), day_number(last), day_number(dt.date(2017, 6, 1))
+    out["horizons"] = horizons(events, grid, models, {
+        f"{w} week{'s' if w > 1 else ''}": ([v for v in weekly_windows(first, end, weeks=w) if v[1] <= data_end], w)
+        for w in (1, 2, 4)})
     out["reference_mean_pai"] = REFERENCE_PORTLAND_PAI
     out["data"] = "Portland burglary CFS (NIJ RTCFC); square cells of 0.75 sq mi whose centre is inside the boundary"
     return out, table
@@ -169,6 +249,55 @@ def ensign(seeds: int = 40) -> dict[str, Any]:
         out[correction] = {"seeds": seeds, "median_error": round(float(np.median(errors)), 4),
                            "max_error": round(float(errors.max()), 4),
                            "within_0.05": int((errors <= 0.05).sum())}
+    return out
+
+
+OAKLAND = {"start": "2010-01-01", "days": 720, "block_days": 180, "k": 20, "window": 90, "boost": 0.2,
+           "exploration_share": 0.2, "seeds": 5}
+
+
+def oakland() -> dict[str, Any]:
+    """Lum & Isaac style feedback simulation (see sitaware.analytics.forecasting.oakland and
+    tests/test_forecast_oakland.py): top-20 share of the model's targets per 180-day block, minus the reference run
+    (real records only), mean over seeds; also the Gini of flag frequency and the recorded share in patrolled cells."""
+    c = OAKLAND
+    data = read_oakland(DATA / "crime" / "oakland_lum_isaac" / "drug_crimes_with_bins.csv")
+    start = dt.date.fromisoformat(c["start"])
+    configs = {
+        "no safeguards": {},
+        "exclude discovered": {"training": "exclude"},
+        "exploration 20% only": {"exploration_share": c["exploration_share"]},
+        "inverse probability + exploration": {"training": "inverse_probability",
+                                              "exploration_share": c["exploration_share"]},
+        "exclude + exploration (safeguards)": {"training": "exclude", "exploration_share": c["exploration_share"]},
+    }
+    blocks = range(0, c["days"], c["block_days"])
+
+    def block_stats(run):
+        rows = [concentration(run.targets[a:a + c["block_days"]], top_fraction=c["k"] / run.targets.shape[1])
+                for a in blocks]
+        return np.array([r.top_share for r in rows]), np.array([r.gini for r in rows])
+
+    out: dict[str, Any] = {"config": c, "cells": int(data.counts.shape[1]), "records": int(data.counts.sum()),
+                           "runs": {}}
+    for label, kw in configs.items():
+        share_gap, gini_gap, top, recorded = [], [], [], []
+        for seed in range(c["seeds"]):
+            ref = simulate(data, start, c["days"], c["k"], c["window"], c["boost"], feedback=False,
+                           exploration_share=kw.get("exploration_share", 0.0), seed=seed)
+            run = simulate(data, start, c["days"], c["k"], c["window"], c["boost"], seed=seed, **kw)
+            (rs, rg), (ss, sg) = block_stats(ref), block_stats(run)
+            share_gap.append(ss - rs)
+            gini_gap.append(sg - rg)
+            top.append(ss)
+            recorded.append(run.recorded_share_in_targets() - ref.recorded_share_in_targets())
+        out["runs"][label] = {"top_share": np.round(np.mean(top, axis=0), 3).tolist(),
+                              "top_share_gap": np.round(np.mean(share_gap, axis=0), 3).tolist(),
+                              "top_share_gap_max_abs": round(float(np.abs(share_gap).max()), 3),
+                              "gini_gap": np.round(np.mean(gini_gap, axis=0), 4).tolist(),
+                              "recorded_share_in_patrolled_gap": round(float(np.mean(recorded)), 3)}
+    ref = simulate(data, start, c["days"], c["k"], c["window"], c["boost"], feedback=False)
+    out["reference_top_share"] = np.round(block_stats(ref)[0], 3).tolist()
     return out
 
 
@@ -256,6 +385,11 @@ def _doc_section(payload: dict[str, Any], tables: dict[str, str]) -> str:
             positive = f"{sp['mean']:.2f}" if sp else "-"
             lines.append(f"| {model} | {s['mean']:.2f} | {s['median']:.2f} | {positive} |")
         lines += ["", "#### Portland details (0.75 sq mi cells)", "", tables["portland"], ""]
+    lines += _horizon_section("CAR", payload["car"])
+    if "portland" in payload:
+        lines += _horizon_section("Portland", payload["portland"])
+    if "oakland" in payload:
+        lines += _oakland_section(payload["oakland"])
     lines += ["### Feedback loop (Ensign et al. urn, rates 3 and 2 a day, 1,000 days)", "",
               "| correction | seeds | median error | max error | runs within 0.05 |", "|---|---|---|---|---|"]
     for name, e in payload["ensign"].items():
@@ -275,6 +409,67 @@ def _doc_section(payload: dict[str, Any], tables: dict[str, str]) -> str:
                      f"{r['converged']} | {r['fit_s']} | {r['predict_s']} | {r['theta']} | {r['omega']} | "
                      f"{r['sigma']} |")
     return "\n".join(lines)
+
+
+def _ci(b: dict[str, Any] | None) -> str:
+    if not b or not b.get("n"):
+        return "-"
+    return f"{b['mean_diff']:+.2f} [{b['lo']:.2f}, {b['hi']:.2f}]"
+
+
+def _horizon_section(name: str, series: dict[str, Any]) -> list[str]:
+    lines = [f"### {name}: horizons", ""]
+    for label, h in series["horizons"].items():
+        summary = h["summary"]
+        models = list(summary["pai@0.05"])
+        overlap = (f"; windows overlap, so the block bootstrap (blocks of {h['block']} origins) is the one to trust"
+                   if h["windows_overlap"] else "")
+        lines += [f"#### {name}, {label} ({h['origins']} origins{overlap})", "",
+                  "Mean (median) per model; PEI* and hit rate at 5%; log score per window (higher is better):", "",
+                  "| model | " + " | ".join(f"PAI@{s:g}" for s in SHARES) + " | PEI*@0.05 | hit@0.05 | log score |",
+                  "|---|" + "---|" * (len(SHARES) + 3)]
+        for m in models:
+            cells = [f"{summary[f'pai@{s:g}'][m]['mean']:.2f} ({summary[f'pai@{s:g}'][m]['median']:.2f})"
+                     for s in SHARES]
+            cells += [f"{summary[k][m]['mean']:.3f}" for k in ("pei@0.05", "hit@0.05")]
+            ls = summary["log_score"][m]
+            cells.append(f"{ls['mean']:.1f} ({ls['median']:.1f})" if ls["n"] else "-")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        baselines = [b for b in models if b != DEFAULT_MODEL]
+        for metric in ("pai@0.05", "log_score"):
+            boot = h["bootstrap"][metric]
+            cols = [b for b in baselines if b in boot]
+            lines += ["", f"{metric}: mean difference row - column, paired bootstrap 95% interval (2,000 resamples "
+                      "of origins):", "", "| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            for m in models:
+                lines.append(f"| {m} | " + " | ".join("0" if m == b else _ci(boot[b].get(m)) for b in cols) + " |")
+        lines += ["", f"Default model ({DEFAULT_MODEL}) minus the best baseline (highest mean) per metric:", "",
+                  "| metric | best baseline | default | baseline | diff [paired 95%] | block 95% | verdict (block) |",
+                  "|---|---|---|---|---|---|---|"]
+        for metric, d in h["default_vs_best_baseline"].items():
+            lines.append(f"| {metric} | {d['best_baseline']} | {d['default_mean']:.3g} | {d['best_baseline_mean']:.3g}"
+                         f" | {d['mean_diff']:+.3g} [{d['lo']:.3g}, {d['hi']:.3g}] | [{d['block_lo']:.3g}, "
+                         f"{d['block_hi']:.3g}] | {d['verdict']} ({d['verdict_block']}) |")
+        lines.append("")
+    return lines
+
+
+def _oakland_section(o: dict[str, Any]) -> list[str]:
+    c = o["config"]
+    heads = [f"days {a}-{a + c['block_days']}" for a in range(0, c["days"], c["block_days"])]
+    lines = ["### Patrol feedback on the Oakland drug-crime records (Lum & Isaac 2016)", "",
+             f"{o['records']} records on {o['cells']} cells; from {c['start']} for {c['days']} days the last-"
+             f"{c['window']}-days model targets the top {c['k']} cells each day; patrols record {c['boost']:.0%} "
+             f"more (Poisson) in patrolled cells; {c['seeds']} seeds. Share of the model's targets held by its "
+             f"{c['k']} most targeted cells per block, minus the reference run (real records only); reference: "
+             + ", ".join(f"{v:.3f}" for v in o["reference_top_share"]) + ".", "",
+             "| run | " + " | ".join(heads) + " | max abs gap | Gini gap, last block | recorded share in patrolled "
+             "cells, gap |", "|---|" + "---|" * (len(heads) + 3)]
+    for label, r in o["runs"].items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:+.3f}" for v in r["top_share_gap"]) +
+                     f" | {r['top_share_gap_max_abs']:.3f} | {r['gini_gap'][-1]:+.4f} | "
+                     f"{r['recorded_share_in_patrolled_gap']:+.3f} |")
+    return [*lines, ""]
 
 
 def _write_doc(section: str) -> None:
@@ -304,6 +499,9 @@ def main() -> None:
         print("Portland, NIJ-style cells ...", flush=True)
         payload["portland_nij_style"] = portland_nij_style(args.quick)
         print("  mean PAI", {k: round(v["mean"], 2) for k, v in payload["portland_nij_style"]["summary"].items()})
+    print("Oakland feedback simulation ...", flush=True)
+    payload["oakland"] = oakland()
+    print("  ", {k: v["top_share_gap"] for k, v in payload["oakland"]["runs"].items()})
     print("Ensign urn ...", flush=True)
     payload["ensign"] = ensign()
     print("  ", payload["ensign"])

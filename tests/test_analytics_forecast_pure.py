@@ -55,8 +55,8 @@ def _simulated(seed: int = 1):
 
 def test_risk_map_is_deterministic_ranked_and_explained():
     grid, projection, lon, lat, t = _simulated()
-    a = riskmap.compute(grid, projection, lon, lat, t, 400.0, 7.0, seed=3)
-    b = riskmap.compute(grid, projection, lon, lat, t, 400.0, 7.0, seed=3)
+    a = riskmap.compute(grid, projection, lon, lat, t, 400.0, 7.0, model="sepp", seed=3)
+    b = riskmap.compute(grid, projection, lon, lat, t, 400.0, 7.0, model="sepp", seed=3)
     assert a.cells == b.cells and a.top == b.top and a.exploration == b.exploration
     assert a.model == "sepp" and a.fit["converged"]
     assert [c["expected"] for c in a.top] == sorted((c["expected"] for c in a.top), reverse=True)

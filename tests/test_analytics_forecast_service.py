@@ -92,14 +92,14 @@ def test_recommendation_carries_every_r_ai_03_field(events, actor):
     from sitaware.analytics.forecasting.version import VERSION, artefact_hash
     from sitaware.core.models import ChangeEntry
 
-    rec = run(actor)
+    rec = run(actor, model="sepp")
     assert rec.status == "pending" and rec.requested_role == "analyst"
     assert rec.model_id == "forecast/sepp" and rec.model_version == VERSION and rec.artefact_hash == artefact_hash()
     ref = rec.input_refs[0]
     assert ref["change_log_seq"] > 0 and ref["latest_occurred_at"] < ORIGIN.isoformat()
     assert ref["records"] == 85 and ref["used"] == 60 and ref["patrol_discovered"] == 25
     assert rec.parameters["resolution"] == 8 and rec.parameters["horizon_days"] == 7
-    assert rec.parameters["patrol_records"] == "exclude" and rec.parameters["model"] == "default"
+    assert rec.parameters["patrol_records"] == "exclude" and rec.parameters["model"] == "sepp"
     out = rec.output
     assert out["cut_off"]["change_log_seq"] == ref["change_log_seq"]
     assert out["cells"] and all({"cell", "expected", "lower", "upper"} <= set(c) for c in out["cells"])
@@ -247,6 +247,6 @@ def test_explanations_follow_the_language_of_the_request(events, actor):
     from django.utils import translation
 
     with translation.override("fr"):
-        rec = run(actor)
+        rec = run(actor, model="sepp")
     assert rec.explanation.startswith("Modèle sepp") and "exclues de l'apprentissage" in rec.explanation
     assert "Les fiches sont des signalements" in rec.limitations

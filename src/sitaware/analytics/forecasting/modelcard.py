@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .riskmap import MIN_EVENTS_FOR_SEPP, MODELS, SEPP_WINDOW_DAYS
+from .riskmap import MIN_EVENTS_FOR_SEPP, MODELS, SEPP_MAX_HORIZON_DAYS, SEPP_MAX_RESOLUTION, SEPP_WINDOW_DAYS
 from .version import VERSION
 
 BASELINE = "last_365_days"
@@ -40,7 +40,9 @@ LIMITS = {
         "Offspring of events inside the horizon are not added (first generation only): for horizons much longer "
         "than 1/omega the triggered part is understated.",
         "Per-cell ranges are Poisson 5-95% ranges of the expected count; parameter uncertainty is not included.",
-        f"With fewer than {MIN_EVENTS_FOR_SEPP} training events the default falls back to last 365 days.",
+        f"It is the default only with at least {MIN_EVENTS_FOR_SEPP} training events, a horizon of at most "
+        f"{SEPP_MAX_HORIZON_DAYS:g} days and regional cells (H3 resolution {SEPP_MAX_RESOLUTION} or coarser), where "
+        "the evaluation found it better than the best baseline; otherwise the default is last 365 days.",
     ],
     "last_365_days": ["Flags the same cells for a long time (long memory): watch the concentration report."],
     "last_period": ["Sparse: most cells get zero; noisy for short horizons."],

@@ -52,8 +52,19 @@ MODELS: dict[str, Callable[[H3Grid], Model]] = {
 }
 
 
-def default_model(n_training_events: int) -> str:
-    return "sepp" if n_training_events >= MIN_EVENTS_FOR_SEPP else "last_365_days"
+# Where the rolling-origin evaluation (docs/forecasting.md, "Horizons and the default model") found the
+# self-exciting model better than the best baseline with a paired interval above zero: regional cells (the
+# CAR series, 0.5-degree cells, about H3 resolution 4-5) at a one-month horizon. Everywhere else it did not,
+# so the best baseline, last 365 days, is the default there.
+SEPP_MAX_RESOLUTION = 5
+SEPP_MAX_HORIZON_DAYS = 31.0
+
+
+def default_model(n_training_events: int, horizon_days: float = 30.0, resolution: int = SEPP_MAX_RESOLUTION) -> str:
+    if (n_training_events >= MIN_EVENTS_FOR_SEPP and horizon_days <= SEPP_MAX_HORIZON_DAYS
+            and resolution <= SEPP_MAX_RESOLUTION):
+        return "sepp"
+    return "last_365_days"
 
 
 @dataclass
@@ -99,7 +110,7 @@ def compute(grid: H3Grid, projection: LocalProjection, lon: np.ndarray, lat: np.
     train = events.before(origin)
     cell = grid.assign(train.x, train.y)
     n_inside = int((cell >= 0).sum())
-    name = default_model(n_inside) if model == "default" else model
+    name = default_model(n_inside, horizon, grid.resolution) if model == "default" else model
     if name not in MODELS:
         raise ValueError(f"unknown model {model!r}; use default or one of {', '.join(MODELS)}")
     fitted = MODELS[name](grid)
