@@ -137,3 +137,18 @@ def _system():
     from sitaware.core.scope import system_actor
 
     return system_actor("test")
+
+
+@pytest.fixture(scope="session")
+def release_server_connections(django_db_setup, django_db_blocker):
+    """For tests that serve the app with uvicorn in a thread: its worker threads (and Playwright's event loop,
+    where Django's connections are per context) open database connections nobody closes. At the end of the
+    run, before the test database is dropped, they are ended, or PostgreSQL would refuse to drop it."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")

@@ -66,7 +66,7 @@ def browser_page(monkeypatch):
 
 
 @pytest.fixture
-def asgi_server(transactional_db, settings):
+def asgi_server(transactional_db, settings, release_server_connections):
     """uvicorn serving the project's ASGI app on a free port, in a thread of this process (same test database)."""
     import uvicorn
     from django.core.handlers.asgi import ASGIHandler
@@ -89,10 +89,6 @@ def asgi_server(transactional_db, settings):
     finally:
         server.should_exit = True
         thread.join(10)
-        # Imported here: web_browser_support imports this module's constants.
-        from tests.web_browser_support import close_server_connections
-
-        close_server_connections()
 
 
 AXE = Path(__file__).resolve().parents[1] / "src/sitaware/web/static/web/vendor/axe-core/axe.min.js"

@@ -67,7 +67,7 @@ def sign_in(page, server: str, username: str, next_path: str) -> None:
 
 
 @pytest.fixture(name="live_server_url")
-def live_server_fixture(transactional_db, settings):
+def live_server_fixture(transactional_db, settings, release_server_connections):
     """uvicorn serving the project's ASGI app on a free port, in a thread of this process (same test database)."""
     import uvicorn
     from django.core.handlers.asgi import ASGIHandler
@@ -90,18 +90,6 @@ def live_server_fixture(transactional_db, settings):
     finally:
         server.should_exit = True
         thread.join(10)
-        close_server_connections()
-
-
-def close_server_connections() -> None:
-    """The server's worker threads each opened their own database connection and never close it; on
-    PostgreSQL those would keep the test database from being dropped at the end of the run."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 def serious_axe_violations(page) -> list[str]:
