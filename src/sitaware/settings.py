@@ -28,6 +28,11 @@ SITAWARE_NARRATIVE_MAX_CHARS = env_int("SITAWARE_NARRATIVE_MAX_CHARS", 20_000)
 SITAWARE_UPLOAD_MAX_BYTES = env_int("SITAWARE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
 # The mission's own basemap for the map page (a GeoJSON file); empty: the country boundaries shipped in the package.
 SITAWARE_BASEMAP = env_str("SITAWARE_BASEMAP", "")
+# Sign-in throttling: this many failures for one account (or, a higher bar, from one address) within the lock
+# period refuse further attempts until the period has passed.
+SITAWARE_LOGIN_MAX_FAILURES = env_int("SITAWARE_LOGIN_MAX_FAILURES", 5)
+SITAWARE_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("SITAWARE_LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+SITAWARE_LOGIN_LOCK_SECONDS = env_int("SITAWARE_LOGIN_LOCK_SECONDS", 900)
 # Run a task worker inside `sitaware serve` (the embedded default); turn off when workers run apart.
 SITAWARE_INPROCESS_WORKER = env_bool("SITAWARE_INPROCESS_WORKER", True)
 

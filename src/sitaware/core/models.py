@@ -144,3 +144,11 @@ class AccessEvent(models.Model):
     redacted_fields = models.JSONField(default=list)
     agreement = models.ForeignKey(SharingAgreement, null=True, blank=True, on_delete=models.PROTECT)
     request_id = models.CharField(max_length=64, blank=True)
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept only to throttle guessing: who was tried and from where, never the password."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
