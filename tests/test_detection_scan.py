@@ -191,3 +191,19 @@ def test_nearest_cells_break_distance_ties_like_a_stable_sort():
     coords = np.array([[x, y] for y in range(30) for x in range(30)], dtype=float)
     dist = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(axis=2))
     np.testing.assert_array_equal(zones_module._nearest(dist, 10), np.argsort(dist, axis=1, kind="stable")[:, :10])
+
+
+def test_a_window_without_any_case_gives_no_alarm_instead_of_a_crash():
+    import math
+
+    import numpy as np
+
+    from sitaware.analytics.detection.scan import space_time_permutation_scan
+
+    counts = np.zeros((10, 3), int)
+    counts[0, 0], counts[1, 1], counts[2, 2] = 2, 1, 1
+    result = space_time_permutation_scan(counts, coords=[[0, 0], [1, 0], [2, 0]], max_k=2, max_window=3,
+                                         n_replicates=9, seed=1)
+    best = result.most_likely
+    assert best.observed == 0 and best.expected == 0 and best.score == 0
+    assert math.isnan(best.relative_risk) and math.isnan(best.observed_over_expected)

@@ -339,8 +339,9 @@ def space_time_permutation_scan(
             start_period=model.n_periods - (col + 1),
             observed=c,
             expected=e,
-            relative_risk=(c / e) / outside if outside else math.inf,
-            observed_over_expected=c / e if e > 0 else math.inf,
+            # A window with no cases anywhere has nothing expected either: 0/0 is not a risk, say so with NaN.
+            relative_risk=((c / e) / outside if outside else math.inf) if e > 0 else (math.inf if c else math.nan),
+            observed_over_expected=c / e if e > 0 else (math.inf if c else math.nan),
             score=score,
             p_value=p if n_replicates else None,
             recurrence_interval=analysis_interval / p if n_replicates else None,
