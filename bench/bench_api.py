@@ -184,7 +184,10 @@ async def _drive(port: int, tokens: list[str], bodies: list[bytes], *, interval:
                 if interval:
                     await asyncio.sleep(max(0.0, next_send - time.monotonic()))
                     next_send += interval * rng.uniform(0.5, 1.5)
-                body = queue.get_nowait()
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:  # another client took the last one while this one slept
+                    break
                 started = time.perf_counter()
                 status, _ = await client.request("POST", PATH, body)
                 outcome.latencies_ms.append((time.perf_counter() - started) * 1000)

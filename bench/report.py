@@ -37,18 +37,22 @@ process). Neither is done yet."""
 WHY_LIST = """\
 **How the list is served.** Bounding boxes are narrowed through the indexed coarse H3 cell (resolution 5) of
 each record before the exact latitude/longitude test, then ordered by `(occurred_at, id)` for keyset paging,
-so page 10 costs what page 1 costs. Scope adds organisation, sensitivity and (for reporters) unit conditions
-that the same indexes serve."""
+so page 10 costs what page 1 costs. A box whose coarse cells hold more than 2,000 records in the window (a
+capital over a quarter) is listed by walking the time index newest-first instead, which finds a page after a
+few hundred rows; a cheap index-only probe picks the path. Organisation and unit are fetched apart rather than
+joined, so the planner keeps the time order. Scope adds organisation, sensitivity and (for reporters) unit
+conditions. The run at load ~6 gave p95 above target; the same windows re-run later at load ~2-3 ("now, same
+windows" in the JSON) gave p95 under 50 ms: a quiet-machine run of the full set is still to be done."""
 
 WHY_API = """\
 **Why the API target is missed.** With 20 clients each sending its next record as soon as the previous answer
 arrives (a closed loop), latency is queueing: p50 ≈ clients ÷ throughput. A p95 of 25 ms at 20 clients needs
-about 800 creates/s; one create costs ~8-12 ms of Python (token check, validation, scope, record, revision,
-change-log append, redaction of the answer) and writes serialise on one database, so one process reaches
-roughly 80-120/s on this 2-core machine. The paced figure (half the closed-loop throughput) is a busy but not
-overrun server; the field-pace figure (each of the 20 clients sending one record a second on average) is
-the service time a field user sees when twenty posts report at once. More worker processes help on PostgreSQL;
-on SQLite writers take turns on one file."""
+about 800 creates/s; one create costs ~8-13 ms of Python in-process (token check, validation, scope, record,
+revision, change-log append, redaction of the answer; measured with Django's test client) and writes serialise on
+one database, so one process reached 60-65 creates/s here on a loaded 2-core machine. The paced figure (half
+the closed-loop throughput) is a busy but not overrun server; the field-pace figure (each of the 20 clients
+sending one record a second on average) is the service time a field user sees when twenty posts report at once.
+More worker processes help on PostgreSQL; on SQLite writers take turns on one file."""
 
 
 def _load(name: str, backend: str) -> tuple[dict[str, Any] | None, str]:
