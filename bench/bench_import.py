@@ -38,7 +38,8 @@ def _empty_tables() -> None:
     tables = [m._meta.db_table for m in (RecordRevision, Record, ChangeEntry, AccessEvent)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(tables)}")
+            # CASCADE: other apps (intake, alerts, plans, indicators) hold references to records.
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
         else:
             for table in tables:
                 cursor.execute(f'DELETE FROM "{table}"')
