@@ -5,9 +5,10 @@ Every run and every alert names both, so an alert can be traced to the exact cod
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
+
+from sitaware.core.sourcehash import source_hash
 
 # Bump when behaviour changes on purpose (defaults, matching rule, CAP mapping); the hash catches the rest.
 VERSION = "alerts-1.0"
@@ -24,13 +25,7 @@ _MODULES = (
 @lru_cache(maxsize=1)
 def artefact_hash() -> str:
     """SHA-256 over the detection and alerting modules' source (folder/name + bytes, in a fixed order)."""
-    digest = hashlib.sha256()
-    for folder, names in _MODULES:
-        for name in names:
-            path = folder / name
-            if path.exists():
-                digest.update(f"{folder.name}/{name}".encode() + b"\n" + path.read_bytes() + b"\n")
-    return digest.hexdigest()
+    return source_hash(_MODULES)
 
 
 def code_version() -> str:

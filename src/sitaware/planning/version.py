@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
+
+from sitaware.core.sourcehash import source_hash
 
 # Bump when behaviour changes on purpose (defaults, outcome rule, export shape); the hash catches the rest.
 VERSION = "planning-1.0"
@@ -20,13 +21,7 @@ _MODULES = (
 @lru_cache(maxsize=1)
 def artefact_hash() -> str:
     """SHA-256 over the solver's and the plan services' source (folder/name + bytes, in a fixed order)."""
-    digest = hashlib.sha256()
-    for folder, names in _MODULES:
-        for name in names:
-            path = folder / name
-            if path.exists():
-                digest.update(f"{folder.name}/{name}".encode() + b"\n" + path.read_bytes() + b"\n")
-    return digest.hexdigest()
+    return source_hash(_MODULES)
 
 
 def solver_version() -> str:

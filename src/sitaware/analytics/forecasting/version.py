@@ -6,9 +6,10 @@ registry brings its stored version and hash up to date when the running code cha
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
+
+from sitaware.core.sourcehash import source_hash
 
 # Bump when a model's behaviour changes (new defaults, new model, changed metric); the hash catches the rest.
 VERSION = "forecast-1.0"
@@ -22,10 +23,4 @@ _MODEL_MODULES = ("base.py", "grid.py", "baselines.py", "sepp.py", "metrics.py",
 @lru_cache(maxsize=1)
 def artefact_hash() -> str:
     """SHA-256 over the model modules' source (name + bytes, in a fixed order)."""
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in _MODEL_MODULES:
-        path = here / name
-        if path.exists():
-            digest.update(name.encode() + b"\n" + path.read_bytes() + b"\n")
-    return digest.hexdigest()
+    return source_hash([(Path(__file__).resolve().parent, _MODEL_MODULES)], label_with_folder=False)
