@@ -9,27 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("SITAWARE_CHROMIUM", "/usr/bin/chromium")
-# Keep Chromium off the network (FIELD-NOTES); SwiftShader gives headless WebGL for MapLibre.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-]
-PASSWORD = "correct horse battery staple"
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") not in (None, "", "0", "false"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    _skip_or_fail,
+    live_server_fixture,
+)
 
 
 @pytest.fixture
@@ -66,29 +57,8 @@ def browser_page(monkeypatch):
 
 
 @pytest.fixture
-def asgi_server(transactional_db, settings, release_server_connections):
-    """uvicorn serving the project's ASGI app on a free port, in a thread of this process (same test database)."""
-    import uvicorn
-    from django.core.handlers.asgi import ASGIHandler
-
-    settings.WHITENOISE_USE_FINDERS = True  # serve static files from the apps, without collectstatic
-    settings.WHITENOISE_AUTOREFRESH = True
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(ASGIHandler(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+def asgi_server(live_server_url):
+    return live_server_url
 
 
 AXE = Path(__file__).resolve().parents[1] / "src/sitaware/web/static/web/vendor/axe-core/axe.min.js"
