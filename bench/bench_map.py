@@ -143,15 +143,19 @@ def _serve() -> tuple[Any, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-# Where the first render's time goes: when the page, each script, the basemap and the first map data arrived
-# (responseEnd since navigation start, ms) and how many bytes crossed the wire.
+# Where the first render's time goes: when the page, each script and the first map data arrived (responseEnd
+# since navigation start, ms), when the first map data was asked for (`map_data_sent`) and how many bytes crossed
+# the wire. The basemap is fetched by MapLibre's worker, so it is not in the page's resource timeline.
 PHASES_JS = """() => {
   const out = {};
   const nav = performance.getEntriesByType('navigation')[0];
   out.page = Math.round(nav.responseEnd);
   for (const e of performance.getEntriesByType('resource')) {
     const name = e.name.includes('/map/data') ? 'map_data' : e.name.split('/').pop().split('?')[0];
-    if (!(name in out)) { out[name] = Math.round(e.responseEnd); out[name + '_bytes'] = e.transferSize; }
+    if (!(name in out)) {
+      out[name] = Math.round(e.responseEnd); out[name + '_bytes'] = e.transferSize;
+      if (name === 'map_data') out.map_data_sent = Math.round(e.startTime);
+    }
   }
   return out;
 }"""

@@ -272,3 +272,113 @@ def test_the_stream_endpoint_speaks_sse_and_resumes_from_last_event_id(client, w
     body = async_to_sync(read)().decode()
     chunks = [c + "\n\n" for c in body.split("\n\n") if c]
     assert [e["record"]["id"] for e in events_of(chunks)] == [str(second.id)]
+
+
+# ---------------------------------------------------------------- the page's sealed start
+
+
+def _page_config(client) -> dict:
+    html = client.get("/map/").content.decode()
+    return json.loads(html.split('<script id="map-config" type="application/json">')[1].split("</script>")[0])
+
+
+def _read_all(response) -> list[str]:
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return [c + "\n\n" for c in async_to_sync(read)().decode().split("\n\n") if c]
+
+
+def test_the_map_page_does_not_wait_for_feed_start_and_never_shows_the_chains_head(client, world, make_record,
+                                                                                    monkeypatch):
+    from sitaware.core.models import ChangeEntry
+    from sitaware.web import services
+
+    make_record("ana", sensitivity="restricted")  # hugo cannot see it: the head is not his to know
+    head = ChangeEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+
+    def not_on_the_page(actor):
+        raise AssertionError("the map page must not compute feed_start")
+
+    monkeypatch.setattr(services, "feed_start", not_on_the_page)
+    client.force_login(world.users["hugo"])
+    config = _page_config(client)
+    assert "after" not in config
+    # The same length whatever the head: the token's size says nothing either.
+    assert len(config["start"]) == len(services.feed_token(world.users["hugo"].pk, head=10**15))
+    assert services.read_feed_token(config["start"], world.users["hugo"].pk) == head
+    # Two pages get different tokens for the same head (a random nonce): equal tokens tell nothing either.
+    assert _page_config(client)["start"] != config["start"]
+
+
+def test_a_sealed_start_cannot_be_read_forged_or_used_by_another_account(world):
+    from sitaware.web import services
+
+    hugo, ana = world.users["hugo"].pk, world.users["ana"].pk
+    token = services.feed_token(hugo, head=12345)
+    assert services.read_feed_token(token, hugo) == 12345
+    assert services.read_feed_token(token, ana) is None  # bound to the account
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert services.read_feed_token(flipped, hugo) is None
+    middle = len(token) // 2
+    tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+    assert services.read_feed_token(tampered, hugo) is None
+    for junk in ("", "12345", "not base64 !!", "A" * 200, None):
+        assert services.read_feed_token(junk, hugo) is None
+
+
+def test_the_stream_starts_at_the_pages_sealed_head_without_sending_it(client, world, make_record, monkeypatch):
+    """What the page's first map answer may have missed (written after the page was made) is streamed; what
+    was there before is not sent again; the first chunk after `retry` is an event, never a bare id."""
+    from sitaware.web import stream
+
+    monkeypatch.setattr(stream, "LIFETIME_SECONDS", 0.3)
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.1)
+    before = make_record("ana")
+    client.force_login(world.users["ana"])
+    config = _page_config(client)
+    hidden = make_record("hugo", sensitivity="restricted")  # noqa: F841 - ana may see it or not: scope decides
+    after = make_record("ana")
+    response = client.get(f"/live/stream?start={config['start']}")
+    assert response.status_code == 200
+    chunks = _read_all(response)
+    events = events_of(chunks)
+    ids = [e["record"]["id"] for e in events]
+    assert str(after.id) in ids and str(before.id) not in ids
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert all(c.startswith(("retry:", "event:", "id: ")) for c in chunks)
+    bare_ids = [c for c in chunks if c.startswith("id: ") and "event:" not in c]
+    assert bare_ids == []  # the sealed head is never sent back
+
+
+def test_a_reconnect_before_any_event_resumes_from_the_same_sealed_head(client, world, make_record, monkeypatch):
+    from sitaware.web import stream
+
+    monkeypatch.setattr(stream, "LIFETIME_SECONDS", 0.2)
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.1)
+    client.force_login(world.users["ana"])
+    config = _page_config(client)
+    first = _read_all(client.get(f"/live/stream?start={config['start']}"))
+    assert events_of(first) == []
+    written = make_record("ana")  # while the browser was reconnecting
+    again = events_of(_read_all(client.get(f"/live/stream?start={config['start']}")))
+    assert [e["record"]["id"] for e in again] == [str(written.id)]
+    # Once an event was seen, Last-Event-ID wins over the page's start: nothing is sent twice.
+    resumed = client.get(f"/live/stream?start={config['start']}", headers={"Last-Event-ID": str(again[-1]["seq"])})
+    assert events_of(_read_all(resumed)) == []
+
+
+def test_someone_elses_or_a_forged_start_falls_back_to_the_viewers_own_newest_entry(client, world, make_record,
+                                                                                   actor, monkeypatch):
+    from sitaware.web import services, stream
+
+    monkeypatch.setattr(stream, "LIFETIME_SECONDS", 0.2)
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.1)
+    make_record("hugo")
+    make_record("ana", sensitivity="restricted")
+    client.force_login(world.users["ana"])
+    anas = _page_config(client)["start"]
+    client.force_login(world.users["hugo"])
+    for start in (anas, "forged"):
+        chunks = _read_all(client.get(f"/live/stream?start={start}"))
+        assert chunks[1] == f"id: {services.feed_start(actor('hugo'))}\n\n"

@@ -266,6 +266,12 @@ def test_points_are_capped_and_the_answer_stays_under_200_kb_at_the_caps():
         def only(self, *args):
             return self
 
+        def annotate(self, **kwargs):
+            return self
+
+        def values_list(self, *names):
+            return FakeRows(tuple(getattr(r, n) for n in names) for r in self)
+
     now = dt.datetime.now(dt.UTC)
     rows = FakeRows(
         types.SimpleNamespace(id=uuid.uuid4(), latitude=-45.123456789 + i * 1e-5, longitude=-179.123456789,
@@ -359,3 +365,71 @@ def test_the_parent_bit_arithmetic_holds_for_any_stored_resolution(stored):
         for resolution in range(stored + 1):
             parent = ((cell | _digit_mask(resolution)) & (_INT64_MAX & ~_RES_MASK)) | (resolution << _RES_SHIFT)
             assert parent == h3.str_to_int(h3.cell_to_parent(h3.int_to_str(cell), resolution))
+
+
+# ---------------------------------------------------------------- performance changes (issue 3)
+
+
+def test_the_basemap_is_sent_gzipped_with_an_etag_and_cached_for_good_under_the_pages_url(client, world, settings,
+                                                                                         tmp_path):
+    import gzip
+    from pathlib import Path
+
+    import sitaware.web
+
+    client.force_login(world.users["ana"])
+    html = client.get("/map/").content.decode()
+    config = json.loads(html.split('<script id="map-config" type="application/json">')[1].split("</script>")[0])
+    url = config["basemapUrl"]
+    assert url.startswith("/map/basemap.geojson?v=")
+    shipped = Path(sitaware.web.__file__).parent / "static/web/vendor/world-atlas/countries-50m.geojson"
+    response = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    assert response["Content-Type"] == "application/geo+json" and "Accept-Encoding" in response["Vary"]
+    assert gzip.decompress(response.content) == shipped.read_bytes()
+    assert len(response.content) < shipped.stat().st_size / 2
+    assert "immutable" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    etag = response["ETag"]
+    assert url.endswith("?v=" + etag.strip('"'))
+    # Revalidation without the version: 304, no body.
+    again = client.get("/map/basemap.geojson", headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304 and not again.content
+    assert "immutable" not in client.get("/map/basemap.geojson", headers={"Accept-Encoding": "gzip"})[
+        "Cache-Control"]
+    # Refusing gzip (q=0) is not taking it: the plain static file, as before.
+    assert client.get(url, headers={"Accept-Encoding": "gzip;q=0, identity"}).status_code == 302
+    # A mission's file: gzipped too, and a new version when it changes.
+    mission = tmp_path / "mission.geojson"
+    mission.write_text(json.dumps({"type": "FeatureCollection", "features": [], "name": "mission"}))
+    settings.SITAWARE_BASEMAP = str(mission)
+    zipped = client.get("/map/basemap.geojson", headers={"Accept-Encoding": "gzip"})
+    assert json.loads(gzip.decompress(zipped.content))["name"] == "mission" and zipped["ETag"] != etag
+    mission.write_text(json.dumps({"type": "FeatureCollection", "features": [], "name": "changed"}))
+    changed = client.get("/map/basemap.geojson", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped["ETag"]})
+    assert changed.status_code == 200 and json.loads(gzip.decompress(changed.content))["name"] == "changed"
+
+
+def test_points_are_the_newest_in_order_on_both_query_paths(signed_in, make_record, monkeypatch):
+    """The points are read unordered and sorted in Python (all matches) or sorted on an expression (a capped
+    answer); both must give exactly the newest, newest first, as ORDER BY occurred_at DESC, id DESC does."""
+    import datetime as dt
+
+    from sitaware.core.scope import actor_for
+    from sitaware.records import services as records
+    from sitaware.web import services
+
+    base = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    for i in range(12):
+        make_record("ana", occurred_at=base + dt.timedelta(hours=i % 5), latitude=4.36 + i * 1e-3, longitude=18.55)
+    client = signed_in("ana")
+    actor = actor_for(client.session and __import__("django.contrib.auth", fromlist=["get_user_model"])
+                      .get_user_model().objects.get(username="ana"))
+    qs = services.mappable(actor, records.RecordFilter())
+    expected = [str(i) for i in qs.order_by("-occurred_at", "-id").values_list("id", flat=True)]
+    everything = services.points_payload(actor, qs, qs.count())
+    assert [row[0] for row in everything["rows"]] == expected and not everything["truncated"]
+    monkeypatch.setattr(services, "POINT_CAP", 5)
+    capped = services.points_payload(actor, qs, qs.count())
+    assert [row[0] for row in capped["rows"]] == expected[:5] and capped["truncated"]
+    monkeypatch.setattr(services, "SORT_AFTER_FILTER", 0)  # the time-index path gives the same answer
+    assert services.points_payload(actor, qs, qs.count())["rows"] == capped["rows"]

@@ -136,7 +136,7 @@
   let points = new Map(); // id -> GeoJSON feature, so a live event updates a point in place
   let mode = null;
   let pointsTotal = 0; // the answer's total, kept up to date as live records arrive
-  let lastSeq = Number(config.after) || 0;
+  let lastSeq = 0; // the seq of the last live event shown (the stream's ids are seqs of entries we may see)
   const recent = []; // the latest events, to replay over a map answer that was already on its way
   let inflight = null;
   let refreshTimer = null;
@@ -206,17 +206,36 @@
     inViewMore.textContent = total > shown ? fmt(S.in_view_more, { count: total - shown }) : "";
   }
 
+  // The record layers exist once the style is parsed ("style.load"; not "load", which waits for the basemap).
+  // The first map data is requested as soon as the map knows its bounds, in parallel with the style and the
+  // basemap, and drawn when both are there.
+  let styleReady = Promise.resolve();
+  if (map) {
+    styleReady = new Promise((resolve) => {
+      if (map.isStyleLoaded()) resolve(); else map.once("style.load", () => resolve());
+    });
+  }
+
   async function refresh() {
     if (!map) return;
     if (inflight) inflight.abort();
-    inflight = new AbortController();
+    const controller = inflight = new AbortController();
     const mark = lastSeq; // live events after this may be missing from the answer: replay them on top
     statusLine.textContent = S.loading;
     try {
-      const response = await fetch(config.dataUrl + "?" + queryFor(currentFilter()).toString(),
-        { credentials: "same-origin", signal: inflight.signal, headers: { Accept: "application/json" } });
+      const query = queryFor(currentFilter()).toString();
+      // The page asked for the opening view's data before this script loaded (map.html): use that answer when
+      // this is the same question.
+      const early = window.sitawareEarlyData;
+      window.sitawareEarlyData = null;
+      const response = await (early && early.query === query ? early.response : fetch(config.dataUrl + "?" + query,
+        { credentials: "same-origin", signal: controller.signal, headers: { Accept: "application/json" } }));
+      if (controller.signal.aborted) return;
       if (!response.ok) throw new Error(String(response.status));
-      showData(await response.json());
+      const data = await response.json();
+      await styleReady;
+      if (controller.signal.aborted) return; // a newer request replaced this one while the style loaded
+      showData(data);
       if (mode === "points") {
         for (const event of recent) { if (event.seq > mark) applyToMap(event.record); }
       }
@@ -235,8 +254,7 @@
   showDays();
 
   if (map) {
-    // Not "load": that waits for the whole basemap; the record layers exist as soon as the style is parsed.
-    map.once("style.load", () => refresh());
+    refresh();
     map.on("moveend", () => refreshSoon());
     map.on("click", "points", (e) => { if (e.features.length) openRecord(e.features[0].properties.id); });
     map.on("click", "cells", (e) => {
@@ -364,8 +382,9 @@
   }
 
   function connect() {
-    // The page's cursor is only used the first time: afterwards the browser resumes from Last-Event-ID.
-    const source = new EventSource(config.streamUrl + "?after=" + encodeURIComponent(lastSeq));
+    // The page's sealed start (the chain's head when the page was made, readable by the server only) is used
+    // until the first event: from then on the browser resumes from Last-Event-ID, which wins over it.
+    const source = new EventSource(config.streamUrl + "?start=" + encodeURIComponent(config.start));
     source.addEventListener("open", () => { liveLine.textContent = S.live_connected; });
     source.addEventListener("record", (message) => {
       const event = JSON.parse(message.data);
