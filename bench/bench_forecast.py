@@ -5,6 +5,10 @@ Sections (each one also lands in bench/results/forecast.json and between the ben
   precise event (149, the golden scan-statistic grid); compared with the issue author's untuned reference numbers.
 - Portland NIJ burglary: weekly origins 2016-03-01 .. 2017-05-24, one-week horizon, 0.75 sq mi square cells inside
   the city boundary.
+- Portland at 600 ft cells (issue 5): the NIJ fixed flagged areas of 0.25 and 0.75 sq mi beside the 0.5-10% shares,
+  horizons 1, 2 and 4 weeks, all seven models (KDE and prospective hot-spotting in their lattice form).
+- Portland reference check: last 365 days at a fixed 0.25 / 0.75 sq mi flagged area for 250 and 600 ft cells, two
+  grid anchors and two origin ranges (where the issue's 8.3 comes from).
 - Horizons (issue 5): CAR 1 and 3 months from the monthly origins, Portland 1, 2 and 4 weeks from the weekly
   origins; PAI, PEI* and hit rate at every flagged-area share and the Poisson log score; mean, median and the paired
   bootstrap difference of every model to every baseline; a moving-block bootstrap beside it for the overlapping
@@ -51,6 +55,12 @@ from sitaware.analytics.forecasting.evaluation import (
 )
 from sitaware.analytics.forecasting.feedback import concentration, polya_urn
 from sitaware.analytics.forecasting.grid import degree_grid, rect_grid, square_grid_over
+from sitaware.analytics.forecasting.lattice import (
+    LatticeKernelDensity,
+    LatticeProspectiveHotspot,
+    fixed_area_share,
+    shifted_square_grid,
+)
 from sitaware.analytics.forecasting.oakland import read_oakland, simulate
 from sitaware.analytics.forecasting.sepp import SEPP, SEPPConvergenceWarning, simulate_hawkes
 
@@ -132,23 +142,24 @@ def _verdict(lo: float, hi: float) -> str:
     return "beats" if lo > 0 else "worse" if hi < 0 else "no difference shown"
 
 
-def horizons(events, grid, models, windows_by_label: dict[str, tuple[list[tuple[float, float]], int]]
-             ) -> dict[str, Any]:
+def horizons(events, grid, models, windows_by_label: dict[str, tuple[list[tuple[float, float]], int]],
+             shares: tuple[float, ...] = SHARES) -> dict[str, Any]:
     """Every metric at every share per horizon; paired bootstrap of every model against every baseline; the
     default model against the best baseline (highest mean) per metric. `windows_by_label` maps a horizon label to
     its (origin, end) windows and the number of consecutive origins one window spans (for the block bootstrap)."""
     baselines = [m for m in models if m != DEFAULT_MODEL]
+    metric_names = [f"{m}@{s:g}" for m in ("pai", "pei", "hit") for s in shares] + ["log_score"]
     out: dict[str, Any] = {}
     for label, (windows, span) in windows_by_label.items():
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SEPPConvergenceWarning)
-            results = rolling_origin(events, grid, models, windows, shares=SHARES)
-        summary = {m: summarise(results, m) for m in HORIZON_METRICS}
+            results = rolling_origin(events, grid, models, windows, shares=shares)
+        summary = {m: summarise(results, m) for m in metric_names}
         boot = {m: {b: paired_bootstrap(results, m, b) for b in baselines
-                    if summary[m][b]["n"]} for m in HORIZON_METRICS}
+                    if summary[m][b]["n"]} for m in metric_names}
         decision = {}
-        for metric in HORIZON_METRICS:
+        for metric in metric_names:
             ranked = [b for b in baselines if summary[metric][b]["n"]]
             best = max(ranked, key=lambda b: summary[metric][b]["mean"])
             iid = boot[metric][best][DEFAULT_MODEL]
@@ -162,7 +173,7 @@ def horizons(events, grid, models, windows_by_label: dict[str, tuple[list[tuple[
         out[label] = {"origins": len(windows), "windows_overlap": span > 1, "block": span,
                       "seconds": round(time.perf_counter() - start, 1), "summary": summary, "bootstrap": boot,
                       "default_vs_best_baseline": decision}
-        d = decision["pai@0.05"]
+        d = decision[f"pai@{shares[0]:g}"] if "pai@0.05" not in decision else decision["pai@0.05"]
         print(f"  {label}: PAI@5% {DEFAULT_MODEL} {d['default_mean']:.2f} vs {d['best_baseline']} "
               f"{d['best_baseline_mean']:.2f}, diff {d['mean_diff']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}] "
               f"block [{d['block_lo']:.2f}, {d['block_hi']:.2f}]", flush=True)
@@ -219,8 +230,8 @@ def portland(quick: bool) -> tuple[dict[str, Any], str]:
 
 def portland_nij_style(quick: bool) -> dict[str, Any]:
     """NIJ challenge geometry: 250 ft cells (its smallest, 62,500 sq ft) and a flagged area of 0.75 sq mi (its
-    largest). KDE and prospective hot-spotting are left out: both are O(cells^2) or O(events x cells) per origin
-    at 72k cells."""
+    largest). KDE and prospective hot-spotting run in their lattice form (the originals are O(cells^2) or
+    O(events x cells) per origin at 72k cells)."""
     folder = DATA / "crime" / "portland_nij"
     events = read_portland_nij(folder / "crimes_bur.csv")
     boundary = read_boundary_feet(folder / "portland_coords.csv")
@@ -231,6 +242,9 @@ def portland_nij_style(quick: bool) -> dict[str, Any]:
     models = {k: v for k, v in _models(lambda: SEPP(sigma0=300, max_lag=60, max_distance=900, min_sigma=10,
                                                     window_days=730)).items()
               if k in ("random", "last_period", "last_365_days", "sepp")}
+    models["kde"] = LatticeKernelDensity
+    models["kde_365_days"] = lambda: LatticeKernelDensity(window_days=365)
+    models["prospective_hotspot"] = LatticeProspectiveHotspot
     start = time.perf_counter()
     results = rolling_origin(events, grid, models, windows, shares=(share,))
     sparse = rolling_origin(events, grid, {k: models[k] for k in ("last_period", "last_365_days")}, windows,
@@ -238,7 +252,72 @@ def portland_nij_style(quick: bool) -> dict[str, Any]:
     key = f"pai@{share:g}"
     return {"origins": len(windows), "cells": grid.size, "flagged_share": share, "seconds":
             round(time.perf_counter() - start, 1), "summary": summarise(results, key),
-            "summary_only_positive": summarise(sparse, key), "reference_mean_pai": REFERENCE_PORTLAND_PAI}
+            "summary_only_positive": summarise(sparse, key), "reference_mean_pai": REFERENCE_PORTLAND_PAI,
+            "bootstrap": {b: paired_bootstrap(results, key, b) for b in ("last_365_days", "kde")}}
+
+
+NIJ_AREAS_SQ_MI = (0.25, 0.75)
+FOOT = 0.3048
+
+
+def _portland_data():
+    folder = DATA / "crime" / "portland_nij"
+    return read_portland_nij(folder / "crimes_bur.csv"), read_boundary_feet(folder / "portland_coords.csv")
+
+
+def portland_600ft(quick: bool) -> dict[str, Any]:
+    """Issue 5's fine layout: 600 ft cells (the NIJ challenge's largest allowed cell) inside the boundary, weekly
+    origins 2016-03-01 .. 2017-05-24, horizons 1, 2 and 4 weeks, all seven models. Flagged areas: the NIJ fixed
+    areas 0.25 and 0.75 sq mi (a share of the ~161 sq mi study area) and the usual 0.5-10% shares. KDE and
+    prospective hot-spotting run as their lattice versions (same models, vectorised; see forecasting.lattice)."""
+    events, boundary = _portland_data()
+    grid = square_grid_over(events.x, events.y, 600 * FOOT, boundary=boundary)
+    fixed = tuple(fixed_area_share(grid, a) for a in NIJ_AREAS_SQ_MI)
+    shares = (*fixed, *SHARES)
+    models = _models(lambda: SEPP(sigma0=300, max_lag=60, max_distance=900, min_sigma=10, window_days=730))
+    models["kde"] = LatticeKernelDensity
+    models["kde_365_days"] = lambda: LatticeKernelDensity(window_days=365)
+    models["prospective_hotspot"] = LatticeProspectiveHotspot
+    last = dt.date(2016, 5, 31) if quick else dt.date(2017, 5, 24)
+    first, end, data_end = day_number(dt.date(2016, 3, 1)), day_number(last), day_number(dt.date(2017, 6, 1))
+    start = time.perf_counter()
+    out: dict[str, Any] = {
+        "cells": grid.size, "cell_ft": 600, "area_sq_mi": round(float(grid.areas.sum()) / SQ_MILE_M2, 2),
+        "events": len(events), "fixed_areas_sq_mi": list(NIJ_AREAS_SQ_MI), "fixed_area_shares": list(fixed),
+        "shares": list(shares),
+        "horizons": horizons(events, grid, models, {
+            f"{w} week{'s' if w > 1 else ''}": ([v for v in weekly_windows(first, end, weeks=w)
+                                                 if v[1] <= data_end], w) for w in (1, 2, 4)}, shares=shares)}
+    out["origins"] = out["horizons"]["1 week"]["origins"]
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    out["data"] = ("Portland burglary CFS (NIJ RTCFC); 600 ft square cells whose centre is inside the 500 ft "
+                   "buffered PPB boundary")
+    return out
+
+
+def portland_reference_check() -> dict[str, Any]:
+    """Where the issue's 'last 365 days 8.3, weekly at 0.75 sq mi' can come from: last 365 days, one-week horizon,
+    mean PAI with a fixed flagged area of 0.25 / 0.75 sq mi, for 250 and 600 ft cells, two cell alignments (the
+    default anchor and half a cell off) and two origin ranges (the benchmark's 2016-03..2017-05 and every weekly
+    origin with a full year of history, 2013-03..2017-05). Also the 0.75 sq mi *cell* reading used before."""
+    events, boundary = _portland_data()
+    ranges = {"2016-03..2017-05": dt.date(2016, 3, 1), "2013-03..2017-05": dt.date(2013, 3, 1)}
+    rows = []
+    for ft in (250, 600):
+        for offset in (0.0, 0.5):
+            grid = shifted_square_grid(boundary, ft * FOOT, offset)
+            fixed = tuple(fixed_area_share(grid, a) for a in NIJ_AREAS_SQ_MI)
+            for label, first in ranges.items():
+                windows = weekly_windows(day_number(first), day_number(dt.date(2017, 5, 24)))
+                results = rolling_origin(events, grid, {"last_365_days": lambda: LastDays(365)}, windows,
+                                         shares=fixed)
+                for area, share in zip(NIJ_AREAS_SQ_MI, fixed, strict=True):
+                    s = summarise(results, f"pai@{share:g}")["last_365_days"]
+                    rows.append({"cell_ft": ft, "offset_cells": offset, "origins": label, "n_origins": len(windows),
+                                 "flagged_sq_mi": area, "study_area_sq_mi": round(float(grid.areas.sum())
+                                                                                  / SQ_MILE_M2, 1),
+                                 "mean_pai": round(s["mean"], 2), "median_pai": round(s["median"], 2)})
+    return {"reference": REFERENCE_PORTLAND_PAI, "rows": rows}
 
 
 def ensign(seeds: int = 40) -> dict[str, Any]:
@@ -384,10 +463,19 @@ def _doc_section(payload: dict[str, Any], tables: dict[str, str]) -> str:
             sp = nij["summary_only_positive"].get(model)
             positive = f"{sp['mean']:.2f}" if sp else "-"
             lines.append(f"| {model} | {s['mean']:.2f} | {s['median']:.2f} | {positive} |")
+        lines += ["", "Paired bootstrap (2,000 resamples of origins), mean PAI difference row - column:", "",
+                  "| model | last_365_days | kde |", "|---|---|---|"]
+        for model in nij["summary"]:
+            lines.append(f"| {model} | " + " | ".join("0" if model == b else _ci(nij["bootstrap"][b].get(model))
+                                                    for b in ("last_365_days", "kde")) + " |")
         lines += ["", "#### Portland details (0.75 sq mi cells)", "", tables["portland"], ""]
     lines += _horizon_section("CAR", payload["car"])
     if "portland" in payload:
         lines += _horizon_section("Portland", payload["portland"])
+    if "portland_600ft" in payload:
+        lines += _portland_600ft_section(payload["portland_600ft"])
+    if "portland_reference_check" in payload:
+        lines += _reference_check_section(payload["portland_reference_check"])
     if "oakland" in payload:
         lines += _oakland_section(payload["oakland"])
     lines += ["### Feedback loop (Ensign et al. urn, rates 3 and 2 a day, 1,000 days)", "",
@@ -454,6 +542,69 @@ def _horizon_section(name: str, series: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _portland_600ft_section(p: dict[str, Any]) -> list[str]:
+    fixed = {f"{s:g}": a for s, a in zip(p["fixed_area_shares"], p["fixed_areas_sq_mi"], strict=True)}
+
+    def name(share: float) -> str:
+        return f"{fixed[f'{share:g}']:g} sq mi" if f"{share:g}" in fixed else f"{share:.1%}"
+
+    shares = p["shares"]
+    lines = ["### Portland NIJ burglary, 600 ft cells, NIJ flagged areas (issue 5)", "",
+             f"{p['cells']} cells of 600 ft inside the boundary ({p['area_sq_mi']} sq mi); flagged areas 0.25 and 0.75 "
+             "sq mi (" + ", ".join(f"{100 * s:.2f}%" for s in p["fixed_area_shares"]) + " of the study area) and "
+             f"0.5-10%; {p['origins']} weekly origins 2016-03-01..2017-05-24 (fewer for longer horizons: windows must "
+             f"end by 2017-05-31); KDE and prospective hot-spotting in their lattice form; {p['seconds']} s.", ""]
+    for label, h in p["horizons"].items():
+        summary = h["summary"]
+        models = list(summary[f"pai@{shares[0]:g}"])
+        overlap = (f"; windows overlap, block bootstrap with blocks of {h['block']} origins"
+                   if h["windows_overlap"] else "")
+        lines += [f"#### Portland 600 ft, {label} ({h['origins']} origins{overlap})", "",
+                  "Mean (median) PAI; PEI* and hit rate at 0.75 sq mi; log score per window:", "",
+                  "| model | " + " | ".join(f"PAI@{name(s)}" for s in shares) + " | PEI*@0.75 sq mi | "
+                  "hit@0.75 sq mi | log score |", "|---|" + "---|" * (len(shares) + 3)]
+        for m in models:
+            cells = [f"{summary[f'pai@{s:g}'][m]['mean']:.2f} ({summary[f'pai@{s:g}'][m]['median']:.2f})"
+                     for s in shares]
+            cells += [f"{summary[f'{k}@{shares[1]:g}'][m]['mean']:.3f}" for k in ("pei", "hit")]
+            ls = summary["log_score"][m]
+            cells.append(f"{ls['mean']:.1f}" if ls["n"] else "-")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines += ["", f"Default model ({DEFAULT_MODEL}) minus the best baseline (highest mean) per metric:", "",
+                  "| metric | best baseline | default | baseline | diff [paired 95%] | block 95% | verdict (block) |",
+                  "|---|---|---|---|---|---|---|"]
+        for metric, d in h["default_vs_best_baseline"].items():
+            kind, _, share = metric.partition("@")
+            shown = f"{kind}@{name(float(share))}" if share else metric
+            lines.append(f"| {shown} | {d['best_baseline']} | {d['default_mean']:.3g} | {d['best_baseline_mean']:.3g}"
+                         f" | {d['mean_diff']:+.3g} [{d['lo']:.3g}, {d['hi']:.3g}] | [{d['block_lo']:.3g}, "
+                         f"{d['block_hi']:.3g}] | {d['verdict']} ({d['verdict_block']}) |")
+        keys = [f"pai@{shares[0]:g}", f"pai@{shares[1]:g}", "pai@0.05", "pai@0.1", "log_score"]
+        lines += ["", "Against `last_365_days` (the fallback default): mean difference row - last 365 days, paired "
+                  "bootstrap 95% interval over origins (not block):", "",
+                  "| model | PAI@0.25 sq mi | PAI@0.75 sq mi | PAI@5% | PAI@10% | log score |",
+                  "|---|---|---|---|---|---|"]
+        for m in models:
+            if m == "last_365_days":
+                continue
+            lines.append(f"| {m} | " + " | ".join(_ci(h["bootstrap"][k].get("last_365_days", {}).get(m))
+                                                   for k in keys) + " |")
+        lines.append("")
+    return lines
+
+
+def _reference_check_section(r: dict[str, Any]) -> list[str]:
+    lines = ["### Portland: where the reference 8.3 can come from (last 365 days, 1 week, fixed flagged area)", "",
+             "| cells | grid anchor | origins | study area sq mi | flagged sq mi | mean PAI | median PAI |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        anchor = "default" if not row["offset_cells"] else f"moved {row['offset_cells']:g} cell"
+        lines.append(f"| {row['cell_ft']} ft | {anchor} | {row['origins']} ({row['n_origins']}) | "
+                     f"{row['study_area_sq_mi']} | {row['flagged_sq_mi']:g} | {row['mean_pai']:.2f} | "
+                     f"{row['median_pai']:.2f} |")
+    return [*lines, ""]
+
+
 def _oakland_section(o: dict[str, Any]) -> list[str]:
     c = o["config"]
     heads = [f"days {a}-{a + c['block_days']}" for a in range(0, c["days"], c["block_days"])]
@@ -499,6 +650,10 @@ def main() -> None:
         print("Portland, NIJ-style cells ...", flush=True)
         payload["portland_nij_style"] = portland_nij_style(args.quick)
         print("  mean PAI", {k: round(v["mean"], 2) for k, v in payload["portland_nij_style"]["summary"].items()})
+        print("Portland, 600 ft cells, NIJ flagged areas ...", flush=True)
+        payload["portland_600ft"] = portland_600ft(args.quick)
+        print("Portland, reference check ...", flush=True)
+        payload["portland_reference_check"] = portland_reference_check()
     print("Oakland feedback simulation ...", flush=True)
     payload["oakland"] = oakland()
     print("  ", {k: v["top_share_gap"] for k, v in payload["oakland"]["runs"].items()})
