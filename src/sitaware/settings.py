@@ -97,7 +97,10 @@ TEMPLATES = [
 def _database_config() -> dict:
     url = env_str("DATABASE_URL") or env_str("SITAWARE_DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=env_int("SITAWARE_CONN_MAX_AGE", 60))
+        # 0: one connection per request, closed at its end. Under ASGI (uvicorn) Django runs each request's sync
+        # code in its own thread, so kept connections pile up one per thread until PostgreSQL refuses more
+        # ("too many clients", seen under the API benchmark). A connection pool is the better cure, to come.
+        config = dj_database_url.parse(url, conn_max_age=env_int("SITAWARE_CONN_MAX_AGE", 0))
         if config["ENGINE"] != "django.db.backends.sqlite3":
             return config
         name = config["NAME"]
