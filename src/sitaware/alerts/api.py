@@ -10,46 +10,42 @@ from django.http import HttpRequest
 from ninja import Body, Router, Status
 
 from sitaware.alerts import detectors, runner, services
-from sitaware.core.scope import Actor, actor_for
+from sitaware.api.auth import request_actor
 from sitaware.oversight.api import answers_errors
 
 router = Router(tags=["alerts"])
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return actor_for(request.auth)
-
-
 @router.post("/detectors", response={201: dict}, summary="Configure a detector (analysts, supervisors)")
 @answers_errors
 def create_detector(request: HttpRequest, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    return Status(201, detectors.serialize_detector(detectors.create_detector(_actor(request), payload)))
+    return Status(201, detectors.serialize_detector(detectors.create_detector(request_actor(request), payload)))
 
 
 @router.get("/detectors", summary="Detectors of your organisation")
 @answers_errors
 def list_detectors(request: HttpRequest):
-    qs = detectors.scoped_detectors(_actor(request)).order_by("name")
+    qs = detectors.scoped_detectors(request_actor(request)).order_by("name")
     return {"items": [detectors.serialize_detector(d) for d in qs]}
 
 
 @router.get("/detectors/{detector_id}", summary="One detector")
 @answers_errors
 def get_detector(request: HttpRequest, detector_id: str):
-    return detectors.serialize_detector(detectors.get_detector(_actor(request), detector_id))
+    return detectors.serialize_detector(detectors.get_detector(request_actor(request), detector_id))
 
 
 @router.patch("/detectors/{detector_id}", summary="Change a detector, e.g. switch it off with {\"enabled\": false}")
 @answers_errors
 def update_detector(request: HttpRequest, detector_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    return detectors.serialize_detector(detectors.update_detector(_actor(request), detector_id, payload))
+    return detectors.serialize_detector(detectors.update_detector(request_actor(request), detector_id, payload))
 
 
 @router.post("/detectors/{detector_id}/run", summary="Run a detector now; significant clusters become "
              "recommendations in the review queue")
 @answers_errors
 def run_detector(request: HttpRequest, detector_id: str):
-    run = runner.run_detector(_actor(request), detector_id, trigger="api")
+    run = runner.run_detector(request_actor(request), detector_id, trigger="api")
     return runner.serialize_run(run)
 
 
@@ -57,13 +53,13 @@ def run_detector(request: HttpRequest, detector_id: str):
             "cut-off and code version")
 @answers_errors
 def list_runs(request: HttpRequest, detector_id: str, limit: int = 50):
-    return {"items": services.serialize_runs(services.list_runs(_actor(request), detector_id, limit))}
+    return {"items": services.serialize_runs(services.list_runs(request_actor(request), detector_id, limit))}
 
 
 @router.get("/alerts", summary="Alerts in your scope, newest first")
 @answers_errors
 def list_alerts(request: HttpRequest, detector: str | None = None, state: str | None = None, limit: int = 100):
-    rows = services.list_alerts(_actor(request), detector=detector, state=state, limit=limit)
+    rows = services.list_alerts(request_actor(request), detector=detector, state=state, limit=limit)
     return {"items": [services.serialize_alert(a) for a in rows]}
 
 
@@ -71,10 +67,10 @@ def list_alerts(request: HttpRequest, detector: str | None = None, state: str | 
             "p-value, recurrence interval, its records and, once published, its CAP message")
 @answers_errors
 def get_alert(request: HttpRequest, alert_id: str):
-    return services.serialize_alert(services.get_alert(_actor(request), alert_id), detail=True)
+    return services.serialize_alert(services.get_alert(request_actor(request), alert_id), detail=True)
 
 
 @router.get("/stats", summary="Oversight numbers per detector: alerts raised, accepted, rejected, by area")
 @answers_errors
 def stats(request: HttpRequest, detector: str | None = None):
-    return {"items": services.detector_stats(_actor(request), detector)}
+    return {"items": services.detector_stats(request_actor(request), detector)}

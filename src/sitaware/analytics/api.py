@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from sitaware.analytics import services
-from sitaware.core.scope import Actor, actor_for
+from sitaware.api.auth import request_actor
 from sitaware.oversight.api import answers_errors
 
 router = Router(tags=["analytics"])
@@ -30,16 +30,13 @@ class RiskMapIn(Schema):
     origin: dt.datetime | None = None
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return actor_for(request.auth)
-
-
 @router.post("/risk-maps", response={201: dict},
              summary="Forecast incidents per map cell for the next period; stores a recommendation, changes nothing")
 @answers_errors
 def run_risk_map(request: HttpRequest, payload: RiskMapIn):
     rec = services.forecast_risk_map(
-        _actor(request), payload.categories, payload.area, payload.resolution, payload.horizon_days, payload.model,
+        request_actor(request), payload.categories, payload.area, payload.resolution, payload.horizon_days,
+        payload.model,
         patrol_records=payload.patrol_records, top_n=payload.top_n, exploration_share=payload.exploration_share,
         origin=payload.origin,
     )
@@ -49,7 +46,7 @@ def run_risk_map(request: HttpRequest, payload: RiskMapIn):
 @router.get("/risk-maps", summary="Risk maps in your scope, newest first (accepted=true: those patrols may use)")
 @answers_errors
 def list_risk_maps(request: HttpRequest, accepted: bool | None = None, limit: int = 100):
-    rows = services.list_risk_maps(_actor(request), accepted=accepted, limit=limit)
+    rows = services.list_risk_maps(request_actor(request), accepted=accepted, limit=limit)
     return {"items": [services.serialize_risk_map(r) for r in rows]}
 
 
@@ -57,4 +54,4 @@ def list_risk_maps(request: HttpRequest, accepted: bool | None = None, limit: in
             "concentration report")
 @answers_errors
 def get_risk_map(request: HttpRequest, risk_map_id: str):
-    return services.serialize_risk_map(services.get_risk_map(_actor(request), risk_map_id), detail=True)
+    return services.serialize_risk_map(services.get_risk_map(request_actor(request), risk_map_id), detail=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -20,6 +23,26 @@ class BadInput(ValueError):
     def __init__(self, problems: list[dict[str, str]]):
         self.problems = problems
         super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+
+
+def answers(*error_types: type[Exception]) -> Callable[[Callable], Callable]:
+    """A view decorator: the given service errors, which carry their HTTP `status` and a `body()` that says what to
+    do, become that answer instead of a server error."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except error_types as exc:
+                return JsonResponse(exc.body(), status=exc.status)  # type: ignore[attr-defined]
+
+        # django-ninja resolves string annotations in the wrapper's module, not the view's: hand it the view's
+        # signature already resolved.
+        wrapped.__signature__ = inspect.signature(view, eval_str=True)  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
 
 
 def reject_unknown_params(request: HttpRequest, allowed: Iterable[str]) -> None:

@@ -7,16 +7,15 @@ the caller may not see in full is recomputed over their scope and marked `partia
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from sitaware.api.errors import reject_unknown_params
+from sitaware.api.auth import request_actor
+from sitaware.api.errors import answers, reject_unknown_params
 from sitaware.assessment import services, values
 from sitaware.assessment.errors import AssessmentError, AssessmentValidationError
 from sitaware.assessment.models import DISAGGREGATION_KEYS
@@ -31,28 +30,14 @@ from sitaware.assessment.schema import (
     IndicatorIn,
     NewVersionIn,
 )
-from sitaware.core.scope import Actor, actor_for
 
 router = Router(tags=["assessment"])
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return actor_for(request.auth)
-
-
-def answers_errors(view: Callable) -> Callable:
-    """Assessment errors carry their HTTP status (400, 404, 409) and a body that says what to fix."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except AssessmentError as exc:
-            return JsonResponse(exc.body(), status=exc.status)
-
-    return wrapped
+# Assessment errors carry their HTTP status (400, 404, 409) and a body that says what to fix.
+answers_errors = answers(AssessmentError)
 
 
 class IndicatorFormulaIn(Schema):
@@ -70,53 +55,53 @@ class ComputeRangeIn(Schema):
 @router.get("/frameworks", summary="Your organisation's results frameworks, every version")
 @answers_errors
 def list_frameworks(request: HttpRequest):
-    return {"items": [services.framework_state(f) for f in services.list_frameworks(_actor(request))]}
+    return {"items": [services.framework_state(f) for f in services.list_frameworks(request_actor(request))]}
 
 
 @router.post("/frameworks", response={201: dict}, summary="Start a results framework (version 1)")
 @answers_errors
 def create_framework(request: HttpRequest, payload: FrameworkIn):
-    return Status(201, services.framework_state(services.create_framework(_actor(request), payload)))
+    return Status(201, services.framework_state(services.create_framework(request_actor(request), payload)))
 
 
 @router.get("/frameworks/{framework_id}", summary="A framework: objectives → outcomes → outputs → indicators")
 @answers_errors
 def get_framework(request: HttpRequest, framework_id: str):
-    return services.framework_tree(services.get_framework(_actor(request), framework_id))
+    return services.framework_tree(services.get_framework(request_actor(request), framework_id))
 
 
 @router.post("/frameworks/{framework_id}/objectives", response={201: dict}, summary="Add an objective")
 @answers_errors
 def add_objective(request: HttpRequest, framework_id: str, payload: FrameworkNodeIn):
-    node = services.add_objective(_actor(request), framework_id, payload)
+    node = services.add_objective(request_actor(request), framework_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/objectives/{objective_id}/outcomes", response={201: dict}, summary="Add an outcome")
 @answers_errors
 def add_outcome(request: HttpRequest, objective_id: int, payload: FrameworkNodeIn):
-    node = services.add_outcome(_actor(request), objective_id, payload)
+    node = services.add_outcome(request_actor(request), objective_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/outcomes/{outcome_id}/outputs", response={201: dict}, summary="Add an output")
 @answers_errors
 def add_output(request: HttpRequest, outcome_id: int, payload: FrameworkNodeIn):
-    node = services.add_output(_actor(request), outcome_id, payload)
+    node = services.add_output(request_actor(request), outcome_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/frameworks/{framework_id}/activate", summary="Make this version the plan in force")
 @answers_errors
 def activate_framework(request: HttpRequest, framework_id: str):
-    return services.framework_state(services.activate_framework(_actor(request), framework_id))
+    return services.framework_state(services.activate_framework(request_actor(request), framework_id))
 
 
 @router.post("/frameworks/{framework_id}/versions", response={201: dict},
              summary="The next plan version, made because of a decided assessment (which it names)")
 @answers_errors
 def new_version(request: HttpRequest, framework_id: str, payload: NewVersionIn):
-    return Status(201, services.framework_state(services.new_version(_actor(request), framework_id, payload)))
+    return Status(201, services.framework_state(services.new_version(request_actor(request), framework_id, payload)))
 
 
 # ---------------------------------------------------------------- indicators
@@ -132,33 +117,33 @@ def _indicator_out(ind: Any) -> dict[str, Any]:
 @router.get("/frameworks/{framework_id}/indicators", summary="A framework's indicators")
 @answers_errors
 def list_indicators(request: HttpRequest, framework_id: str):
-    return {"items": [_indicator_out(i) for i in services.list_indicators(_actor(request), framework_id)]}
+    return {"items": [_indicator_out(i) for i in services.list_indicators(request_actor(request), framework_id)]}
 
 
 @router.post("/frameworks/{framework_id}/indicators", response={201: dict},
              summary="Define an indicator (a draft until activated); a computed one takes a formula")
 @answers_errors
 def create_indicator(request: HttpRequest, framework_id: str, payload: IndicatorIn):
-    return Status(201, _indicator_out(services.create_indicator(_actor(request), framework_id, payload)))
+    return Status(201, _indicator_out(services.create_indicator(request_actor(request), framework_id, payload)))
 
 
 @router.get("/indicators/{indicator_id}", summary="One indicator with its current formula")
 @answers_errors
 def get_indicator(request: HttpRequest, indicator_id: str):
-    return _indicator_out(services.get_indicator(_actor(request), indicator_id))
+    return _indicator_out(services.get_indicator(request_actor(request), indicator_id))
 
 
 @router.patch("/indicators/{indicator_id}", summary="Change an indicator's description, baseline, target or owner")
 @answers_errors
 def change_indicator(request: HttpRequest, indicator_id: str, payload: IndicatorChange):
-    return _indicator_out(services.change_indicator(_actor(request), indicator_id, payload))
+    return _indicator_out(services.change_indicator(request_actor(request), indicator_id, payload))
 
 
 @router.post("/indicators/{indicator_id}/formula", response={201: dict},
              summary="A new version of a computed indicator's formula (earlier versions are kept)")
 @answers_errors
 def set_formula(request: HttpRequest, indicator_id: str, payload: IndicatorFormulaIn):
-    definition = services.set_formula(_actor(request), indicator_id, payload.formula)
+    definition = services.set_formula(request_actor(request), indicator_id, payload.formula)
     return Status(201, services.definition_state(definition))
 
 
@@ -166,7 +151,7 @@ def set_formula(request: HttpRequest, indicator_id: str, payload: IndicatorFormu
              summary="Activate an indicator; refused, naming what is missing, without baseline, target and owner")
 @answers_errors
 def activate_indicator(request: HttpRequest, indicator_id: str):
-    return _indicator_out(services.activate_indicator(_actor(request), indicator_id))
+    return _indicator_out(services.activate_indicator(request_actor(request), indicator_id))
 
 
 def _range(payload: ComputeRangeIn) -> tuple[dt.date, dt.date]:
@@ -186,14 +171,14 @@ def _range(payload: ComputeRangeIn) -> tuple[dt.date, dt.date]:
 @answers_errors
 def compute(request: HttpRequest, indicator_id: str, payload: ComputeRangeIn):
     start, end = _range(payload)
-    return values.compute(_actor(request), indicator_id, start, end).__dict__
+    return values.compute(request_actor(request), indicator_id, start, end).__dict__
 
 
 @router.post("/indicators/{indicator_id}/refresh",
              summary="Recompute only the periods touched by record changes since the last computation")
 @answers_errors
 def refresh(request: HttpRequest, indicator_id: str):
-    return values.refresh(_actor(request), indicator_id).__dict__
+    return values.refresh(request_actor(request), indicator_id).__dict__
 
 
 # ---------------------------------------------------------------- values
@@ -211,7 +196,7 @@ def list_values(request: HttpRequest, indicator_id: str, since: dt.date | None =
     reject_unknown_params(request, {"since", "until", "total", *DISAGGREGATION_KEYS})
     breakdown = {k: request.GET[k] for k in DISAGGREGATION_KEYS if request.GET.get(k)}
     wanted = {} if total else (breakdown or None)
-    views = values.read_values(_actor(request), indicator_id, since=since, until=until, disaggregation=wanted)
+    views = values.read_values(request_actor(request), indicator_id, since=since, until=until, disaggregation=wanted)
     return {"items": [{**v.state, "partial": v.partial} for v in views], "partial": any(v.partial for v in views)}
 
 
@@ -219,14 +204,14 @@ def list_values(request: HttpRequest, indicator_id: str, since: dt.date | None =
              summary="Enter a value by hand for one period (and breakdown), with a comment")
 @answers_errors
 def enter_value(request: HttpRequest, indicator_id: str, payload: EnteredValueIn):
-    v = values.enter_value(_actor(request), indicator_id, payload)
+    v = values.enter_value(request_actor(request), indicator_id, payload)
     return Status(201, values.value_state(v, v.indicator.frequency))
 
 
 @router.get("/values/{value_id}/records", summary="Drill-down: the ids of the records behind a computed figure")
 @answers_errors
 def drill_down(request: HttpRequest, value_id: int):
-    return values.drill_down(_actor(request), value_id)
+    return values.drill_down(request_actor(request), value_id)
 
 
 class ValueReviewIn(Schema):
@@ -238,7 +223,7 @@ class ValueReviewIn(Schema):
              "comment unless accepted); not by its producer")
 @answers_errors
 def review_value(request: HttpRequest, value_id: int, payload: ValueReviewIn):
-    v = values.review_value(_actor(request), value_id, payload.qa_status, payload.comment)
+    v = values.review_value(request_actor(request), value_id, payload.qa_status, payload.comment)
     return values.value_state(v, v.indicator.frequency)
 
 
@@ -255,7 +240,7 @@ def import_values(request: HttpRequest, framework_id: str, file: File[UploadedFi
     except UnicodeDecodeError:
         return Status(400, {"detail": _("invalid input"), "errors": [{"field": "file", "message": _(
             "not UTF-8 text; save the file as CSV UTF-8")}]})
-    result = values.import_values(_actor(request), framework_id, text, comment=comment)
+    result = values.import_values(request_actor(request), framework_id, text, comment=comment)
     if result.errors:
         return Status(400, {"detail": _("no values were imported: fix the rows named"), "errors": result.errors})
     return {"written": result.written}
@@ -268,20 +253,20 @@ def import_values(request: HttpRequest, framework_id: str, file: File[UploadedFi
              summary="Open an assessment of a framework for a period: findings, recommendations, actions")
 @answers_errors
 def create_assessment(request: HttpRequest, framework_id: str, payload: AssessmentIn):
-    return Status(201, services.assessment_state(services.create_assessment(_actor(request), framework_id,
+    return Status(201, services.assessment_state(services.create_assessment(request_actor(request), framework_id,
                                                                               payload)))
 
 
 @router.get("/assessments/{assessment_id}", summary="One assessment")
 @answers_errors
 def get_assessment(request: HttpRequest, assessment_id: str):
-    return services.assessment_state(services.get_assessment(_actor(request), assessment_id))
+    return services.assessment_state(services.get_assessment(request_actor(request), assessment_id))
 
 
 @router.post("/assessments/{assessment_id}/decision", summary="Record the leadership decision (once)")
 @answers_errors
 def decide(request: HttpRequest, assessment_id: str, payload: AssessmentDecisionIn):
-    return services.assessment_state(services.decide_assessment(_actor(request), assessment_id, payload))
+    return services.assessment_state(services.decide_assessment(request_actor(request), assessment_id, payload))
 
 
 @router.get("/frameworks/{framework_id}/report.xlsx", summary="The indicator table with targets and traffic "
@@ -292,7 +277,7 @@ def report_xlsx(request: HttpRequest, framework_id: str, since: dt.date | None =
 
     from sitaware.assessment import report
 
-    fw, content = report.build(_actor(request), framework_id, since=since, until=until)
+    fw, content = report.build(request_actor(request), framework_id, since=since, until=until)
     response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{fw.code}-v{fw.version}-indicators.xlsx"'
     return response

@@ -9,28 +9,24 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, Router, Status
 
-from sitaware.core.scope import Actor, actor_for
+from sitaware.api.auth import request_actor
 from sitaware.oversight.api import answers_errors
 from sitaware.planning import exports, services, tracking
 
 router = Router(tags=["planning"])
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return actor_for(request.auth)
-
-
 @router.post("/plans", response={201: dict}, summary="Propose a plan for one shift (a recommendation)")
 @answers_errors
 def propose(request: HttpRequest, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    actor = _actor(request)
+    actor = request_actor(request)
     return Status(201, services.serialize_plan(actor, services.propose_plan(actor, payload), detail=True))
 
 
 @router.get("/plans", summary="Plans of your organisation, newest first")
 @answers_errors
 def list_plans(request: HttpRequest, status: str | None = None, limit: int = 50):
-    actor = _actor(request)
+    actor = request_actor(request)
     return {"items": [services.serialize_plan(actor, p) for p in services.list_plans(actor, status=status,
                                                                                      limit=limit)]}
 
@@ -38,20 +34,21 @@ def list_plans(request: HttpRequest, status: str | None = None, limit: int = 50)
 @router.get("/plans/{plan_id}", summary="One plan: visits per unit, why each cell is in or out, what it misses")
 @answers_errors
 def get_plan(request: HttpRequest, plan_id: str):
-    actor = _actor(request)
+    actor = request_actor(request)
     return services.serialize_plan(actor, services.get_plan(actor, plan_id), detail=True)
 
 
 @router.post("/plans/{plan_id}/edits", summary="Move, add or drop visits; dry_run previews the effect")
 @answers_errors
 def edit(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    return services.edit_plan(_actor(request), plan_id, payload.get("edits"), dry_run=bool(payload.get("dry_run")))
+    return services.edit_plan(request_actor(request), plan_id, payload.get("edits"),
+                              dry_run=bool(payload.get("dry_run")))
 
 
 @router.post("/plans/{plan_id}/decision", summary="Approve or reject (through the oversight decision gate)")
 @answers_errors
 def decide(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    actor = _actor(request)
+    actor = request_actor(request)
     plan = services.decide_plan(actor, plan_id, str(payload.get("outcome")), str(payload.get("reason") or ""))
     return services.serialize_plan(actor, plan)
 
@@ -59,14 +56,14 @@ def decide(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(..
 @router.post("/plans/{plan_id}/dispatch", summary="Dispatch an approved plan to the units")
 @answers_errors
 def dispatch(request: HttpRequest, plan_id: str):
-    actor = _actor(request)
+    actor = request_actor(request)
     return services.serialize_plan(actor, services.dispatch_plan(actor, plan_id))
 
 
 @router.get("/plans/{plan_id}/export", summary="Printable sheet (html), GPX 1.1 or GeoJSON of an approved plan")
 @answers_errors
 def export(request: HttpRequest, plan_id: str, format: str = "html"):
-    content, content_type, name = exports.export_plan(_actor(request), plan_id, format)
+    content, content_type, name = exports.export_plan(request_actor(request), plan_id, format)
     response = HttpResponse(content, content_type=content_type)
     if format != "html":
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -76,18 +73,18 @@ def export(request: HttpRequest, plan_id: str, format: str = "html"):
 @router.post("/plans/{plan_id}/positions", response={201: dict}, summary="Positions of a unit: {unit, points}")
 @answers_errors
 def positions(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    n = tracking.report_positions(_actor(request), plan_id, str(payload.get("unit")), payload.get("points"))
+    n = tracking.report_positions(request_actor(request), plan_id, str(payload.get("unit")), payload.get("points"))
     return Status(201, {"stored": n})
 
 
 @router.post("/plans/{plan_id}/report", response={201: dict}, summary="Patrol report after the fact: {unit, stops}")
 @answers_errors
 def report(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
-    n = tracking.report_patrol(_actor(request), plan_id, str(payload.get("unit")), payload.get("stops"))
+    n = tracking.report_patrol(request_actor(request), plan_id, str(payload.get("unit")), payload.get("stops"))
     return Status(201, {"stored": n})
 
 
 @router.post("/plans/{plan_id}/actual", summary="Compute plan vs. actual from the stored positions (and store it)")
 @answers_errors
 def plan_vs_actual(request: HttpRequest, plan_id: str):
-    return tracking.plan_vs_actual(_actor(request), plan_id)
+    return tracking.plan_vs_actual(request_actor(request), plan_id)

@@ -19,7 +19,8 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from sitaware.core.scope import Actor, actor_for, restrict
+from sitaware.api.auth import request_actor
+from sitaware.core.scope import Actor, restrict
 from sitaware.records import exporters, jobs
 from sitaware.records.importers import FORMATS as IMPORT_FORMATS
 from sitaware.records.models import ExportJob, ImportJob, JobStatus
@@ -86,10 +87,6 @@ class ExportJobOut(Schema):
     download: str | None = Field(None, description="Where to fetch the file once the job is done.")
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return actor_for(request.auth)
-
-
 def _username(user: Any) -> str | None:
     return user.get_username() if user is not None else None
 
@@ -132,7 +129,7 @@ def create_import(
     status: Form[str | None] = None,
     reporting_unit: Form[str | None] = None,
 ):
-    actor = _actor(request)
+    actor = request_actor(request)
     options = jobs.import_options(actor, format, sensitivity=sensitivity, status=status,
                                   reporting_unit=reporting_unit)
     limit = settings.SITAWARE_UPLOAD_MAX_BYTES
@@ -152,7 +149,7 @@ def create_import(
 
 @router.get("/imports/{job_id}", response=ImportJobOut, summary="An import job's progress, counts and errors")
 def get_import(request: HttpRequest, job_id: uuid.UUID):
-    actor = _actor(request)
+    actor = request_actor(request)
     job = restrict(ImportJob.objects.select_related("created_by"), actor).filter(pk=job_id).first()
     if job is None:
         raise HttpError(404, f"no import job {job_id}")
@@ -162,7 +159,7 @@ def get_import(request: HttpRequest, job_id: uuid.UUID):
 @router.post("/exports", response={202: ExportJobOut}, summary="Export records, in the background")
 def create_export(request: HttpRequest, payload: ExportIn):
     """Every export records who made it, with what filter, for whom, why and under which agreement."""
-    actor = _actor(request)
+    actor = request_actor(request)
     job = jobs.create_export_job(actor, format=payload.format, filters=payload.filters,
                                  recipient=payload.recipient, purpose=payload.purpose, agreement=payload.agreement)
     jobs.enqueue_export(job)
@@ -180,13 +177,13 @@ def _visible_export(actor: Actor, job_id: uuid.UUID) -> ExportJob:
 
 @router.get("/exports/{job_id}", response=ExportJobOut, summary="An export job's status")
 def get_export(request: HttpRequest, job_id: uuid.UUID):
-    return _export_out(_visible_export(_actor(request), job_id))
+    return _export_out(_visible_export(request_actor(request), job_id))
 
 
 @router.get("/exports/{job_id}/download", summary="Download a finished export", url_name="download_export",
             response={200: None, 403: Detail, 409: Detail, 410: Detail})
 def download_export(request: HttpRequest, job_id: uuid.UUID):
-    actor = _actor(request)
+    actor = request_actor(request)
     job = _visible_export(actor, job_id)
     if job.created_by_id != actor.user_id:
         return Status(403, {"detail": "only the person who made an export may download it (it was redacted "

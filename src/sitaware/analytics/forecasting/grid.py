@@ -7,6 +7,7 @@ cells are squares, 0.5-degree boxes or hexagons.
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 
@@ -40,7 +41,7 @@ class LocalProjection:
 
 
 @dataclass
-class Grid:
+class Grid(abc.ABC):
     """A finite set of cells; `spacing` is the typical centre-to-neighbour distance (m), for 'distance in cells'."""
 
     ids: list[str]
@@ -52,8 +53,9 @@ class Grid:
     def size(self) -> int:
         return len(self.ids)
 
-    def assign(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def assign(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The cell index of each point, -1 outside every cell."""
 
     def counts(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Events per cell; points outside every cell are dropped (they cannot be forecast or scored)."""
