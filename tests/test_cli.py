@@ -185,18 +185,21 @@ def test_audit_verify_exits_1_naming_the_entry_altered_with_raw_sql(world, make_
 # ---------------------------------------------------------------- serve and worker
 
 
-def test_serve_refuses_to_start_with_unapplied_migrations(db, monkeypatch):
-    from sitaware.core.management.commands import serve
+@pytest.mark.parametrize("command, args", [("serve", []), ("demo", ["--records", "0"]),
+                                           ("createuser", ["someone", "--org", "unpol", "--unit", "hq",
+                                                           "--role", "reporter", "--no-password"])])
+def test_commands_that_use_the_database_refuse_to_run_with_unapplied_migrations(db, monkeypatch, command, args):
+    from sitaware.core import readiness
 
-    monkeypatch.setattr(serve, "unapplied_migrations", lambda: ["records.0002_future"])
+    monkeypatch.setattr(readiness, "unapplied_migrations", lambda: ["records.0002_future"])
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("must not serve"))
     with pytest.raises(CommandError, match=r"1 unapplied migration\(s\), e.g. records.0002_future; run "
                                            r"`sitaware migrate` first"):
-        call_command("serve", stdout=io.StringIO())
+        call_command(command, *args, stdout=io.StringIO())
 
 
 def test_a_migrated_database_has_no_unapplied_migrations(db):
-    from sitaware.core.management.commands.serve import unapplied_migrations
+    from sitaware.core.readiness import unapplied_migrations
 
     assert unapplied_migrations() == []
 

@@ -14,6 +14,7 @@ from sitaware.core import changelog
 from sitaware.core.changelog import PendingEntry
 from sitaware.core.choices import Role, Sensitivity
 from sitaware.core.models import Organisation, Unit
+from sitaware.core.readiness import require_migrated
 from sitaware.core.scope import system_actor
 from sitaware.core.services import create_token, create_user
 
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                             help="Allow Django admin access (staff and superuser). Use sparingly.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         organisation = _organisation(options["org"])
         unit = _unit(organisation, options["unit"])
         role = options["role"]

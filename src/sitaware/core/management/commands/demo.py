@@ -19,6 +19,7 @@ from sitaware.core.demo.generate import WINDOW, Generator
 from sitaware.core.demo.places import UCDP_EVENTS, demo_places
 from sitaware.core.demo.scenario import DEMO_PASSWORD, DEMO_SOURCE, ORG_BY_CODE, users
 from sitaware.core.management.commands.createuser import console_actor_label
+from sitaware.core.readiness import require_migrated
 from sitaware.core.scope import system_actor
 from sitaware.core.services import create_token
 from sitaware.records.models import Record
@@ -57,6 +58,7 @@ class Command(BaseCommand):
                                  "unpol.analyst; send it as 'Authorization: Bearer <token>'.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         if options["token_for"]:
             self._token(options["token_for"])
             return

@@ -11,24 +11,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS
 from django_tasks_db.management.commands.db_worker import Worker
 
 from sitaware.core.demo.scenario import DEMO_PASSWORD, MARKER_ACTION
-from sitaware.core.management.commands.worker import database_label
 from sitaware.core.models import ChangeEntry
+from sitaware.core.readiness import database_label, require_migrated
 
 logger = logging.getLogger("sitaware.serve")
-
-
-def unapplied_migrations() -> list[str]:
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
 class InProcessWorker:
@@ -84,12 +77,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         import uvicorn
 
-        pending = unapplied_migrations()
-        if pending:
-            raise CommandError(
-                f"the database ({database_label()}) has {len(pending)} unapplied migration(s), e.g. {pending[0]}; "
-                "run `sitaware migrate` first"
-            )
+        require_migrated()
         call_command("collectstatic", interactive=False, verbosity=0)
         # The shipped AI components must be registered (with their kill switch) before anyone can call them.
         from sitaware.oversight.services import ensure_builtin_components

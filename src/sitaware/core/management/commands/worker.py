@@ -5,15 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandParser
-from django.db import connection
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-
-def database_label() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite {settings['NAME']}"
-    return f"{connection.vendor} {settings.get('HOST') or 'local'}:{settings.get('PORT') or ''}/{settings['NAME']}"
+from sitaware.core.readiness import database_label
 
 
 class Command(DbWorkerCommand):
