@@ -109,8 +109,12 @@ def _fields(model: type) -> dict[str, str | None]:
     }
 
 
-def visibility_q(model: type, actor: Actor, agreements: list[SharingAgreement] | None = None) -> Q:
-    """The WHERE clause for what `actor` may see of `model`. Deny by default: no rule, no row."""
+def visibility_q(model: type, actor: Actor, agreements: list[SharingAgreement] | None = None, *,
+                 authored: bool = True) -> Q:
+    """The WHERE clause for what `actor` may see of `model`. Deny by default: no rule, no row.
+
+    `authored=False` leaves out what the actor sees only because they wrote it, so the clause is the same for
+    everyone of one `scope_group`; `authored_q` is that part, and the two together are the whole rule."""
     if actor.system:
         return Q()
     if not actor.can("view") or actor.organisation_id is None:
@@ -124,7 +128,7 @@ def visibility_q(model: type, actor: Actor, agreements: list[SharingAgreement] |
     if status:
         # Drafts stay with their unit and author until submitted.
         own_unit = Q(**{unit: actor.unit_id}) if unit and actor.unit_id else Q(pk__in=[])
-        by_me = Q(**{author: actor.user_id}) if author else Q(pk__in=[])
+        by_me = Q(**{author: actor.user_id}) if author and authored else Q(pk__in=[])
         not_draft = ~Q(**{status: "draft"})
         if actor.role == Role.REPORTER:
             # Reporters see their unit's work and what their organisation has published.
@@ -138,6 +142,25 @@ def visibility_q(model: type, actor: Actor, agreements: list[SharingAgreement] |
             shared &= Q(**{f"{status}__in": list(agreement.statuses or ["published"])})
         rule |= shared
     return rule
+
+
+def scope_group(actor: Actor) -> tuple[Any, ...]:
+    """Everything `visibility_q(..., authored=False)` and agreements depend on: actors with the same group see
+    the same rows but for the ones they wrote themselves."""
+    return (actor.system, actor.organisation_id, actor.unit_id, actor.role, actor.clearance, actor.actions)
+
+
+def authored_q(model: type, actor: Actor, *, any_author: bool = False) -> Q:
+    """What `actor` sees of `model` only as its author (own organisation, within clearance). `any_author`: the
+    same for every author of the actor's scope group at once; callers then keep the rows whose author is theirs.
+    """
+    f = _fields(model)
+    if actor.system or not f["status"] or not f["author"] or not actor.can("view") or actor.organisation_id is None:
+        return Q(pk__in=[])
+    if f["audit_only"] and actor.role not in AUDIT_ROLES:
+        return Q(pk__in=[])
+    author = {f"{f['author']}__isnull": False} if any_author else {f["author"]: actor.user_id}
+    return Q(**{f["organisation"]: actor.organisation_id, f"{f['sensitivity']}__lte": actor.clearance}, **author)
 
 
 def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:

@@ -20,7 +20,14 @@ from sitaware.core import changelog
 from sitaware.core.changelog import PendingEntry
 from sitaware.core.choices import Role
 from sitaware.core.models import AccessEvent, SharingAgreement, Unit
-from sitaware.core.scope import SOURCE_IDENTITY_ROLES, Actor, active_agreements, restrict
+from sitaware.core.scope import (
+    SOURCE_IDENTITY_ROLES,
+    Actor,
+    active_agreements,
+    authored_q,
+    restrict,
+    visibility_q,
+)
 from sitaware.records import geo, vocab
 from sitaware.records.errors import (
     RecordNotFound,
@@ -56,6 +63,15 @@ def taxonomies() -> TaxonomyRegistry:
 def scoped_records(actor: Actor) -> QuerySet:
     """Every record `actor` may see. All reads of records start here."""
     return restrict(Record.objects.all(), actor)
+
+
+def group_scoped_records(actor: Actor, agreements: list[SharingAgreement]) -> tuple[QuerySet, QuerySet]:
+    """For a read shared by everyone of the actor's `scope_group` (the live feed's fan-out): the records every
+    member sees, and the records a member sees only as their author (keep those whose `created_by_id` is the
+    member's). Together, per member, exactly `scoped_records`."""
+    common = Record.objects.filter(visibility_q(Record, actor, agreements, authored=False))
+    authored = Record.objects.filter(authored_q(Record, actor, any_author=True))
+    return common, authored
 
 
 def get_record(actor: Actor, record_id: uuid.UUID | str, *, for_update: bool = False) -> Record:

@@ -11,6 +11,7 @@ import datetime as dt
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -22,8 +23,8 @@ from django.db.models import BigIntegerField, Count, F, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
 
-from sitaware.core.models import ChangeEntry
-from sitaware.core.scope import Actor
+from sitaware.core.models import ChangeEntry, SharingAgreement
+from sitaware.core.scope import Actor, active_agreements, scope_group
 from sitaware.core.services import changes_for
 from sitaware.records import services as records
 from sitaware.records import vocab
@@ -309,6 +310,11 @@ class FeedBatch:
     more: bool  # the read was full: read again without waiting
 
 
+def current_head() -> int:
+    """The newest change-log seq (0 when empty): one index lookup."""
+    return _head()
+
+
 def _head() -> int:
     return int(ChangeEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0)
 
@@ -329,22 +335,67 @@ def _catch_up(actor: Actor, after: int, limit: int) -> tuple[list[ChangeEntry], 
     return entries, (last if full else max(last, head)), full
 
 
-def feed_batch(actor: Actor, after: int, *, limit: int = 200) -> FeedBatch:
-    """Record events after `after`, in seq order, in the viewer's scope. Each carries the record as the
-    viewer may see it now (withheld fields null), so the map can place it without another request."""
-    if _backlog_exceeds(after, 2 * limit):
-        read, scan, more = _catch_up(actor, after, limit)
-    else:
-        read = list(
-            ChangeEntry.objects.filter(seq__gt=after)
-            .order_by("seq")
-            .only("seq", "at", "action", "actor_label", "record_id")[:limit]
-        )
-        scan, more = (read[-1].seq if read else after), len(read) >= limit
-    rows = visible_records(actor, {e.record_id for e in read})
-    redactor = records.Redactor.for_actor(actor)
+@dataclass
+class _GroupRead:
+    """One read of the change log after a cursor, shared by every viewer of one scope group."""
+
+    entries: list[ChangeEntry]
+    scan: int
+    more: bool
+    common: dict[Any, SimpleNamespace]  # records every member sees
+    authored: dict[Any, SimpleNamespace]  # records a member sees only if they wrote them
+    agreements: dict[Any, SharingAgreement]
+    read_at: float
+
+
+# (scope group, cursor, limit, head of the log) -> the read. Fifty viewers of one unit polling the same cursor cost
+# one read, not fifty. The head is in the key, so a write after a read is never hidden by it; the time limit only
+# keeps the dict small and the records' current state fresh.
+_GROUP_READS: dict[tuple[Any, ...], _GroupRead] = {}
+GROUP_READ_SECONDS = 0.25
+_GROUP_READS_MAX = 512
+
+
+def _rows(queryset: QuerySet, ids: list[Any]) -> dict[Any, SimpleNamespace]:
+    found: dict[Any, SimpleNamespace] = {}
+    for start in range(0, len(ids), UNION_CHUNK):
+        parts = [queryset.filter(pk=key).values(*FEED_RECORD_FIELDS) for key in ids[start:start + UNION_CHUNK]]
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        for row in rows:
+            found[row["id"]] = SimpleNamespace(**row)
+    return found
+
+
+def _group_read(actor: Actor, after: int, limit: int, head: int) -> _GroupRead:
+    key = (scope_group(actor), after, limit, head)
+    now = time.monotonic()
+    cached = _GROUP_READS.get(key)
+    if cached is not None and now - cached.read_at < GROUP_READ_SECONDS:
+        return cached
+    read = list(
+        ChangeEntry.objects.filter(seq__gt=after)
+        .order_by("seq")
+        .only("seq", "at", "action", "actor_label", "record_id")[:limit]
+    )
+    agreements = active_agreements(actor) if not actor.system else []
+    ids = list(dict.fromkeys(e.record_id for e in read if e.record_id is not None))
+    common_qs, authored_qs = records.group_scoped_records(actor, agreements)
+    common = _rows(common_qs, ids) if ids else {}
+    missing = [i for i in ids if i not in common]
+    authored = _rows(authored_qs, missing) if missing else {}
+    result = _GroupRead(read, (read[-1].seq if read else after), len(read) >= limit, common, authored,
+                        {a.provider_id: a for a in agreements}, now)
+    if len(_GROUP_READS) >= _GROUP_READS_MAX:
+        for stale in [k for k, v in _GROUP_READS.items() if now - v.read_at >= GROUP_READ_SECONDS]:
+            _GROUP_READS.pop(stale, None)
+    _GROUP_READS[key] = result
+    return result
+
+
+def _events(actor: Actor, entries: Iterable[ChangeEntry], rows: dict[Any, SimpleNamespace],
+            redactor: records.Redactor) -> list[dict[str, Any]]:
     events = []
-    for entry in read:
+    for entry in entries:
         record = rows.get(entry.record_id)
         if record is None:  # not about a record, or about one out of scope: say nothing about it
             continue
@@ -355,7 +406,22 @@ def feed_batch(actor: Actor, after: int, *, limit: int = 200) -> FeedBatch:
             "actor": entry.actor_label,
             "record": _feed_record(record, set(redactor.hidden_fields(record))),
         })
-    return FeedBatch(events, scan, more=more)
+    return events
+
+
+def feed_batch(actor: Actor, after: int, *, limit: int = 200, head: int | None = None) -> FeedBatch:
+    """Record events after `after`, in seq order, in the viewer's scope. Each carries the record as the
+    viewer may see it now (withheld fields null), so the map can place it without another request.
+    `head`: the newest seq, if the caller has just read it (the live stream has)."""
+    if _backlog_exceeds(after, 2 * limit):
+        read, scan, more = _catch_up(actor, after, limit)
+        rows = visible_records(actor, {e.record_id for e in read})
+        return FeedBatch(_events(actor, read, rows, records.Redactor.for_actor(actor)), scan, more=more)
+    group = _group_read(actor, after, limit, _head() if head is None else head)
+    rows = dict(group.common)
+    rows.update((key, row) for key, row in group.authored.items() if row.created_by_id == actor.user_id)
+    redactor = records.Redactor(actor, group.agreements)
+    return FeedBatch(_events(actor, group.entries, rows, redactor), group.scan, more=group.more)
 
 
 def _feed_record(record: SimpleNamespace, hidden: set[str]) -> dict[str, Any]:
