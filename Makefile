@@ -9,6 +9,10 @@ LOCK := requirements/lock.txt
 # The install is redone only when the lock file or pyproject.toml changes: the stamp is named after their hash.
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 PIP := $(BIN)/python -m pip --disable-pip-version-check
+# Peers the tests talk to that must not share the application's environment (their dependencies would change the
+# app's): each in its own virtual environment under $(TOOLS).
+TOOLS := .venv-tools
+MASTODON_MOCK := $(TOOLS)/mastodon-mock/bin/mastodon_mock
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -22,8 +26,9 @@ PYTEST_ARGS ?= -q
 BENCH_ARGS ?=
 
 export SITAWARE_DATA_DIR ?= $(DATA_DIR)
+export SITAWARE_MASTODON_MOCK ?= $(CURDIR)/$(MASTODON_MOCK)
 
-.PHONY: help install lock run migrate demo serve test test-sqlite test-pg lint bench clean distclean
+.PHONY: help install lock run migrate demo serve test test-tools test-sqlite test-pg lint bench clean distclean
 
 help:
 	@echo "make run        set up, migrate, load the demo and serve http://$(HOST):$(PORT)/"
@@ -44,6 +49,13 @@ $(STAMP): | $(BIN)/python
 	@touch $@
 
 install: $(STAMP)
+
+$(MASTODON_MOCK):
+	@echo "Installing mastodon-mock (a real Mastodon API server for the intake tests) into $(TOOLS)/mastodon-mock ..."
+	$(PYTHON) -m venv $(TOOLS)/mastodon-mock
+	$(TOOLS)/mastodon-mock/bin/python -m pip --disable-pip-version-check install -q mastodon-mock==0.6.1
+
+test-tools: $(MASTODON_MOCK)
 
 lock: | $(BIN)/python
 	@test -x $(BIN)/uv || $(PIP) install -q uv
@@ -67,15 +79,15 @@ define run_pytest
 	if [ $$status -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$status
 endef
 
-test: install
+test: install test-tools
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-pg
 
-test-sqlite: install
+test-sqlite: install test-tools
 	@echo "== tests on SQLite ($(TEST_DATA_DIR))"
 	@unset DATABASE_URL SITAWARE_DATABASE_URL; export SITAWARE_DATA_DIR=$(TEST_DATA_DIR); $(run_pytest)
 
-test-pg: install
+test-pg: install test-tools
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], dbname='postgres', connect_timeout=3).close()" \
 			"$(PG_URL)" 2>/dev/null; then \
 		echo "== tests on PostgreSQL ($(PG_URL); pytest-django makes and drops its test_ database)"; \
@@ -98,4 +110,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS)

@@ -19,7 +19,7 @@ from sitaware.cli import main
 OUR_COMMANDS = [
     "serve", "worker", "migrate", "demo", "createuser",
     "import", "export", "audit verify", "indicators recompute", "forecast evaluate",
-    "detect run", "triage run", "plans list", "ingest poll",
+    "detect run", "triage run", "plans list", "ingest poll", "tak serve",
 ]
 
 

@@ -22,6 +22,7 @@ OUR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("triage run", "Suggest language, relevance, category, place, redaction and duplicates for new intake items."),
     ("plans list", "List patrol plans in your scope; `plans verify-actual` recomputes plan-versus-actual figures."),
     ("ingest poll", "Poll field-intake sources (feeds, exports, MQTT) that are due and check for silent ones."),
+    ("tak serve", "Listen for TAK clients: unit positions in for patrol tracking, accepted alerts out as CoT."),
 )
 
 

@@ -53,7 +53,7 @@ SOURCE_MANAGER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMINISTRATOR})
 SECRET_MARKERS = ("secret", "password", "token")
 # Who a record made from an item says the information came from, by adapter kind.
 SOURCE_TYPES = {"rss": "media", "openrosa": "field_report", "sms": "community", "telegram_export": "social_media",
-                "mqtt": "sensor"}
+                "mqtt": "sensor", "mastodon": "social_media"}
 
 
 # ---------------------------------------------------------------- sources
@@ -158,6 +158,7 @@ def health(source: Source, now: dt.datetime | None = None) -> dict[str, Any]:
         "rejected_count": source.rejected_count,
         "silent_since": source.silent_since,
         "silence_threshold": source.silence_threshold,
+        "live": (source.state or {}).get("live"),  # listeners (TAK): clients connected, last position, counts
     }
 
 

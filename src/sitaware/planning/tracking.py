@@ -86,11 +86,12 @@ def _live(actor: Actor, plan_id: Any) -> Plan:
     return plan
 
 
-def report_positions(actor: Actor, plan_id: Any, patrol: str, points: Any) -> int:
-    """Positions sent by a unit (GPS, phone): [{at, lat, lon}]."""
+def report_positions(actor: Actor, plan_id: Any, patrol: str, points: Any, *,
+                     source: str = PositionSource.API) -> int:
+    """Positions sent by a unit (GPS, phone): [{at, lat, lon}]. `source` says how they came ("cot": TAK)."""
     plan = _live(actor, plan_id)
     _may_report(actor, plan, patrol)
-    return _store(actor, plan, patrol, _points(points), PositionSource.API)
+    return _store(actor, plan, patrol, _points(points), source)
 
 
 def report_patrol(actor: Actor, plan_id: Any, patrol: str, stops: Any) -> int:

@@ -13,3 +13,6 @@ class TriageConfig(AppConfig):
         from sitaware.triage import services
 
         register_builtin(services.builtin_spec)
+        from sitaware.triage import jobs
+
+        jobs.connect()  # automatic triage on arrival (see triage/jobs.py)

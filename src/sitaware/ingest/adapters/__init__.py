@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from sitaware.ingest.adapters.base import Adapter, AdapterError, BadInput, Batch, Incoming, PermanentError, Rejected
 from sitaware.ingest.adapters.base import TransientError as TransientError
+from sitaware.ingest.adapters.mastodon import MastodonAdapter
 from sitaware.ingest.adapters.mqtt import MqttAdapter
 from sitaware.ingest.adapters.openrosa import OpenRosaAdapter
 from sitaware.ingest.adapters.rss import RssAdapter
 from sitaware.ingest.adapters.sms import SmsAdapter
+from sitaware.ingest.adapters.tak import TakAdapter
 from sitaware.ingest.adapters.telegram import TelegramExportAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.kind: cls for cls in (RssAdapter, OpenRosaAdapter, SmsAdapter, TelegramExportAdapter, MqttAdapter)
+    cls.kind: cls for cls in (RssAdapter, OpenRosaAdapter, SmsAdapter, TelegramExportAdapter, MqttAdapter,
+                              TakAdapter, MastodonAdapter)
 }
 KINDS: list[tuple[str, str]] = [(kind, cls.label) for kind, cls in ADAPTERS.items()]
 

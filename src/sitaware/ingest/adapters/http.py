@@ -32,11 +32,12 @@ class _NoRedirectToOtherSchemes(urllib.request.HTTPRedirectHandler):
 
 
 def get(url: str, *, etag: str | None = None, modified: str | None = None, max_bytes: int,
-        timeout: float = 20.0) -> Response:
+        timeout: float = 20.0, extra_headers: dict[str, str] | None = None) -> Response:
     if not url.lower().startswith(("http://", "https://")):
         raise PermanentError(f"only http and https addresses can be polled, not {url[:80]!r}")
     headers = {"User-Agent": USER_AGENT, "Accept": "application/atom+xml, application/rss+xml, application/xml, "
                                                   "text/xml;q=0.9, */*;q=0.1"}
+    headers.update(extra_headers or {})  # an API adapter's Accept and Authorization (Mastodon)
     if etag:
         headers["If-None-Match"] = etag
     if modified:
