@@ -91,7 +91,8 @@ def test_the_offline_basemap_is_served_locally_and_a_mission_geojson_replaces_it
     settings.SITAWARE_BASEMAP = str(mission)
     response = client.get("/map/basemap.geojson")
     assert response["Content-Type"] == "application/geo+json" and response.json()["name"] == "mission"
-    settings.SITAWARE_BASEMAP = str(tmp_path / "mission.pmtiles")  # not supported yet: the shipped one is used
+    # A tile basemap (here a missing file: the system check names it) is drawn from /map/tiles/, not from here.
+    settings.SITAWARE_BASEMAP = str(tmp_path / "mission.pmtiles")
     assert client.get("/map/basemap.geojson").status_code == 302
 
 

@@ -26,7 +26,8 @@ SITAWARE_DEFAULT_TAXONOMY = env_str("SITAWARE_DEFAULT_TAXONOMY", "sitaware-defau
 SITAWARE_H3_RESOLUTION = env_int("SITAWARE_H3_RESOLUTION", 9)
 SITAWARE_NARRATIVE_MAX_CHARS = env_int("SITAWARE_NARRATIVE_MAX_CHARS", 20_000)
 SITAWARE_UPLOAD_MAX_BYTES = env_int("SITAWARE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
-# The mission's own basemap for the map page (a GeoJSON file); empty: the country boundaries shipped in the package.
+# The mission's own basemap for the map pages: a .geojson, .mbtiles or .pmtiles file on this machine (docs/web.md,
+# "Mission basemap"); empty: the country boundaries shipped in the package. A file that cannot be used fails the check.
 SITAWARE_BASEMAP = env_str("SITAWARE_BASEMAP", "")
 # Sign-in throttling: this many failures for one account (or, a higher bar, from one address) within the lock
 # period refuse further attempts until the period has passed.

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from sitaware.web import views, views_dashboard, views_form, views_review
+from sitaware.web import views, views_dashboard, views_form, views_offline, views_plan, views_review, views_riskmap
 
 app_name = "web"
 urlpatterns = [
     path("map/", views.map_page, name="map"),
     path("map/data", views.map_data, name="map-data"),
     path("map/basemap.geojson", views.basemap, name="basemap"),
+    path("map/tiles/<int:z>/<int:x>/<int:y>.<str:ext>", views.tile, name="basemap-tile"),
     path("map/records/<str:record_id>/recommendations", views.record_recommendations,
          name="record-recommendations"),
     path("live/stream", views.live_stream, name="live-stream"),
@@ -16,4 +17,9 @@ urlpatterns = [
     path("review/", views_review.review_queue, name="review"),
     path("review/<uuid:recommendation_id>/decide", views_review.review_decide, name="review-decide"),
     path("dashboard/", views_dashboard.dashboard, name="dashboard"),
+    path("sw.js", views_offline.service_worker, name="service-worker"),
+    path("risk-maps/", views_riskmap.risk_maps, name="risk-maps"),
+    path("risk-maps/<uuid:risk_map_id>/", views_riskmap.risk_map, name="risk-map"),
+    path("plans/", views_plan.plans, name="plans"),
+    path("plans/<uuid:plan_id>/", views_plan.plan_map, name="plan"),
 ]

@@ -39,6 +39,7 @@ from sitaware.records import services as records
 from sitaware.records import vocab
 from sitaware.records.api import RecordListQuery, record_filter
 from sitaware.records.errors import RecordNotFound
+from sitaware.web import basemap as basemap_module
 from sitaware.web import services, stream
 from sitaware.web.labels import (
     ACTION_LABELS,
@@ -54,7 +55,6 @@ logger = logging.getLogger("sitaware.web")
 MAP_PARAMS = ("bbox", "since", "until", "kind", "category", "status", "sensitivity", "source_type", "unit",
               "zoom", "mode")
 LIST_PARAMS = ("kind", "category", "status", "sensitivity", "source_type", "unit")
-BASEMAP_KINDS = {".geojson": "geojson", ".json": "geojson"}
 SHIPPED_BASEMAP = "web/vendor/world-atlas/countries-50m.geojson"
 
 
@@ -79,16 +79,15 @@ def _json_actor(request: HttpRequest) -> Actor | JsonResponse:
 
 
 def basemap_path() -> Path | None:
-    """SITAWARE_BASEMAP: a mission's own basemap file (GeoJSON for now), or None for the shipped countries."""
-    configured = settings.SITAWARE_BASEMAP
-    if not configured:
+    """SITAWARE_BASEMAP when it is a usable GeoJSON file; None for the shipped countries (nothing configured, a tile
+    basemap, which `tile` serves, or a file that cannot be used, which the system check reports)."""
+    path = basemap_module.configured_path()
+    if path is None or path.suffix.lower() not in basemap_module.GEOJSON_SUFFIXES:
         return None
-    path = Path(configured).expanduser()
-    if path.suffix.lower() not in BASEMAP_KINDS:
-        logger.warning("SITAWARE_BASEMAP %s: only GeoJSON is supported yet; using the shipped countries", path)
-        return None
-    if not path.is_file():
-        logger.warning("SITAWARE_BASEMAP %s does not exist; using the shipped countries", path)
+    try:
+        basemap_module.describe(path)
+    except basemap_module.BasemapError as exc:
+        logger.warning("%s; using the shipped countries", exc)
         return None
     return path
 
@@ -134,6 +133,11 @@ def basemap_url() -> str:
     return f"{reverse('web:basemap')}?v={version}"
 
 
+def basemap_config() -> dict[str, Any]:
+    """The basemap part of a page's map config, for static/web/basemap.js (web/basemap.py page_config)."""
+    return basemap_module.page_config(basemap_url())
+
+
 def _accepts_gzip(request: HttpRequest) -> bool:
     for part in request.headers.get("Accept-Encoding", "").split(","):
         coding, *params = [p.strip().lower() for p in part.split(";")]
@@ -174,6 +178,51 @@ def basemap(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    # GZipMiddleware weakens the ETags of what it compresses; the browser sends them back as W/"...".
+    sent = [tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")]
+    return etag in sent or "*" in sent
+
+
+@require_GET
+def tile(request: HttpRequest, z: int, x: int, y: int, ext: str) -> HttpResponse:
+    """One tile of the mission's MBTiles or PMTiles basemap. Signed-in members only (401/403 as JSON: MapLibre asks,
+    not a person); 404 when there is no tile there or no tile basemap; ETag = the file's version, a year's cache
+    under the page's versioned URL."""
+    actor = _json_actor(request)
+    if isinstance(actor, JsonResponse):
+        return actor
+    tileset = basemap_module.current_tileset()
+    if tileset is None or ext != tileset.format:
+        return _problem(404, "no such tile: the basemap is not a tile file of this format")
+    etag = f'"{tileset.version}"'
+    cache = ("private, max-age=31536000, immutable" if request.GET.get("v") == tileset.version
+             else "private, max-age=3600")
+    if _etag_matches(request, etag):
+        response = HttpResponse(status=304)
+    else:
+        data = tileset.tile(z, x, y)
+        if data is None:
+            response = _problem(404, f"no tile {z}/{x}/{y} in the basemap")
+            response["Cache-Control"] = cache
+            return response
+        response = HttpResponse(data, content_type=basemap_module.CONTENT_TYPES[tileset.format])
+        if tileset.vector:
+            if data.startswith(basemap_module.GZIP_MAGIC):
+                if _accepts_gzip(request):
+                    response["Content-Encoding"] = "gzip"  # set here, so GZipMiddleware leaves it as it is
+                else:
+                    response.content = gzip.decompress(data)
+        else:
+            # Images are compressed already: a set Content-Encoding keeps GZipMiddleware from trying again.
+            response["Content-Encoding"] = "identity"
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    if tileset.vector:
+        response["Vary"] = "Accept-Encoding"
+    return response
+
+
 # ---------------------------------------------------------------- map page
 
 
@@ -210,6 +259,8 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "dataUrl": reverse("web:map-data"),
         "streamUrl": reverse("web:live-stream"),
         "basemapUrl": basemap_url(),
+        # The basemap's part of the style (static/web/basemap.js): the GeoJSON above, or the mission's tiles.
+        "basemap": basemap_config(),
         "recordUrl": reverse("api:read_record", kwargs={"record_id": "RECORD_ID"}),
         "revisionsUrl": reverse("api:record_revisions", kwargs={"record_id": "RECORD_ID"}),
         "recommendationsUrl": reverse("web:record-recommendations", kwargs={"record_id": "RECORD_ID"}),

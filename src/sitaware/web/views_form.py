@@ -26,6 +26,7 @@ from sitaware.records import vocab
 from sitaware.records.errors import RecordNotFound
 from sitaware.web import pages
 from sitaware.web.labels import KIND_LABELS, SOURCE_TYPE_LABELS, labelled
+from sitaware.web.views import basemap_config
 
 PLACEHOLDER = uuid.UUID(int=0)  # the edit URL's pattern takes UUIDs only; the script puts the real id in
 # What the script shows; placeholders are filled in by the script.
@@ -80,6 +81,7 @@ def _render(request: HttpRequest, record: dict[str, Any] | None) -> HttpResponse
         "recordUrl": reverse("api:read_record", kwargs={"record_id": "RECORD_ID"}),
         "editUrl": reverse("web:record-edit", kwargs={"record_id": PLACEHOLDER}).replace(str(PLACEHOLDER), "RECORD_ID"),
         "basemapUrl": reverse("web:basemap"),
+        "basemap": basemap_config(), "basemapJs": static("web/basemap.js"),  # the map page's basemap (h7)
         # MapLibre (about 1 MB) is loaded only when the user asks for the map, so the form stays light.
         "maplibreJs": static("web/vendor/maplibre-gl/maplibre-gl.js"),
         "maplibreCss": static("web/vendor/maplibre-gl/maplibre-gl.css"),

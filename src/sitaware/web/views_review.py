@@ -4,6 +4,10 @@ decision, each with what a decider needs to judge it (explanation, uncertainty, 
 Deciding goes through `oversight.services.decide`, the same rules as the API: a reason is always required, a
 modification must be given, and only the component's decider roles may decide. Nothing is pre-selected: the
 decider must choose accept, modify or reject themselves (no default that could be confirmed without reading).
+
+An early-warning alert also shows its zone on a small offline map (static/web/mapkit.js) beside a table of the
+same facts; risk maps and patrol plans link to their own map pages, whose decision form (decision_form.html)
+posts here with `next`, the page to come back to.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from sitaware.alerts.runner import COMPONENT_KEY as ALERT_COMPONENT
 from sitaware.core.choices import Role
 from sitaware.core.scope import Actor, actor_for
 from sitaware.oversight import services as oversight
@@ -27,9 +33,11 @@ from sitaware.oversight.errors import OversightError, OversightValidationError
 from sitaware.oversight.models import DecisionOutcome, Recommendation
 from sitaware.oversight.suggest_category import COMPONENT_KEY as CATEGORY_SUGGESTER
 from sitaware.records import services as records
-from sitaware.web import pages
+from sitaware.web import mapspecs, pages
 
 QUEUE_LIMIT = 100
+# Recommendations that have their own map page: the queue links to it (the decision form is the same).
+MAP_PAGES = {"risk_map": "web:risk-map", "patrol_plan": "web:plan"}
 
 
 def may_decide(actor: Actor, rec: Recommendation) -> bool:
@@ -62,6 +70,10 @@ def _item(actor: Actor, rec: Recommendation, targets: dict[str, dict[str, Any]],
         "posted": posted or {},
         "category_choices": None,
     }
+    if rec.component.key == ALERT_COMPONENT:
+        item["zone"] = _alert_zone(rec)
+    if rec.target_type in MAP_PAGES and rec.target_id:
+        item["map_link"] = reverse(MAP_PAGES[rec.target_type], args=[rec.target_id])
     if rec.component.key == CATEGORY_SUGGESTER and tax_key:
         # A modification of a category suggestion is a category of the record's own taxonomy version.
         tax = pages.taxonomy(tax_key)
@@ -70,6 +82,32 @@ def _item(actor: Actor, rec: Recommendation, targets: dict[str, dict[str, Any]],
         if item["target"]:
             item["target"]["category_label"] = pages.category_label(item["target"]["category"], tax)
     return item
+
+
+def _alert_zone(rec: Recommendation) -> dict[str, Any] | None:
+    """An early-warning alert's zone for its small map, and the same facts for the table beside it."""
+    output = rec.output or {}
+    spec = mapspecs.alert_zone(output)
+    if spec is None:
+        return None
+    admin1 = output.get("admin1") or {}
+    return {
+        "spec": spec,
+        "spec_id": f"zone-{rec.id}",
+        "cells": output.get("cells") or [],
+        "resolution": output.get("resolution"),
+        "window_start": (output.get("window_start") or "")[:10],
+        "window_end": (output.get("window_end") or "")[:10],
+        "observed": output.get("observed"),
+        "expected": output.get("expected"),
+        "observed_over_expected": output.get("observed_over_expected"),
+        "relative_risk": output.get("relative_risk"),
+        "p_value": output.get("p_value"),
+        "recurrence_days": output.get("recurrence_interval_days"),
+        "surge_threshold": output.get("surge_threshold"),
+        "records": len(output.get("record_ids") or []),
+        "admin1": sorted(admin1.items(), key=lambda kv: (-kv[1], kv[0])) if isinstance(admin1, dict) else [],
+    }
 
 
 def _rates(actor: Actor) -> list[dict[str, Any]] | None:
@@ -92,8 +130,18 @@ def _page(request: HttpRequest, actor: Actor, *, failed: str | None = None, erro
         "rates": _rates(actor),
         "outcomes": DecisionOutcome.choices,
         "limit": QUEUE_LIMIT,
+        "has_zone": any(item.get("zone") for item in items),
     }
     return render(request, "web/review.html", context, status=status)
+
+
+def _next(request: HttpRequest) -> str:
+    """Where to go after a decision: the page it was made from (a risk map, a plan) or the queue."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return reverse("web:review")
 
 
 @login_required
@@ -136,8 +184,8 @@ def review_decide(request: HttpRequest, recommendation_id: str) -> HttpResponse:
                      status=403)
     except OversightError as exc:
         messages.error(request, str(exc))
-        return HttpResponseRedirect(reverse("web:review"))
+        return HttpResponseRedirect(_next(request))
     result = decision.apply_result or {}
     messages.success(request, _("Decision recorded: %(outcome)s. %(detail)s") % {
         "outcome": decision.get_outcome_display(), "detail": result.get("detail", "")})
-    return HttpResponseRedirect(reverse("web:review"))
+    return HttpResponseRedirect(_next(request))

@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("form-config").textContent);
+  const serviceWorkerUrl = document.currentScript && document.currentScript.dataset.serviceWorker;
   const S = config.strings;
   const form = document.getElementById("record-form");
   const statusBox = document.getElementById("form-status");
@@ -27,7 +28,12 @@
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
     return node;
   }
-  function csrf() { return form.querySelector("input[name=csrfmiddlewaretoken]").value; }
+  // The cookie's token at the time of sending: a page opened from the offline copy may be older than the last
+  // sign-in, which changed the token; the page's own token is the fallback.
+  function csrf() {
+    const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+    return cookie ? decodeURIComponent(cookie.slice(10)) : form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  }
   function newId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     // Pages served over plain HTTP on a LAN address have no randomUUID (not a secure context).
@@ -327,21 +333,15 @@
         await Promise.all([load("link", { rel: "stylesheet", href: config.maplibreCss }),
           load("script", { src: config.maplibreJs })]);
       }
+      if (!window.sitawareBasemap) await load("script", { src: config.basemapJs });
       const y = Number(lat.value), x = Number(lon.value);
       const valid = lat.value && lon.value && Math.abs(y) <= 90 && Math.abs(x) <= 180 && (x || y);
       const start = valid ? [x, y] : null;
       map = new maplibregl.Map({
         container: "pick-map",
-        // Local GeoJSON only: no tiles, glyphs or sprites, so nothing leaves the machine.
-        style: {
-          version: 8,
-          sources: { basemap: { type: "geojson", data: new URL(config.basemapUrl, window.location.href).href } },
-          layers: [
-            { id: "water", type: "background", paint: { "background-color": "#dfe8ef" } },
-            { id: "land", type: "fill", source: "basemap", paint: { "fill-color": "#f7f6f2" } },
-            { id: "borders", type: "line", source: "basemap", paint: { "line-color": "#9a9a9a", "line-width": 0.8 } },
-          ],
-        },
+        // The map page's basemap (static/web/basemap.js): this server's GeoJSON or tiles only, no glyphs or
+        // sprites, so nothing leaves the machine.
+        style: window.sitawareBasemap.style(config.basemap || { type: "geojson", url: config.basemapUrl }),
         center: start || [config.view[0], config.view[1]],
         zoom: start ? 9 : config.view[2],
         attributionControl: false,
@@ -371,6 +371,16 @@
 
   fillCategories();
   showOutbox();
+  // The service worker keeps this page and its files so the form opens with no connection (web/sw.js). Browsers
+  // offer it only on HTTPS or localhost; elsewhere drafts are still kept, but only in a page already open.
+  const offlineNote = document.getElementById("offline-note");
+  const showConnection = () => { if (offlineNote) offlineNote.hidden = navigator.onLine !== false; };
+  window.addEventListener("online", showConnection);
+  window.addEventListener("offline", showConnection);
+  showConnection();
+  if (serviceWorkerUrl && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(serviceWorkerUrl, { updateViaCache: "none" }).catch(() => {});
+  }
   if (outbox().length && navigator.onLine !== false) flush();
   window.sitawareForm = { outbox: outbox, flush: flush, key: OUTBOX_KEY };
 })();

@@ -84,19 +84,12 @@
   function makeMap() {
     return new maplibregl.Map({
     container: "map",
-    // No tile server, no glyphs, no sprites: every layer is local GeoJSON, so nothing leaves the machine.
-    style: {
-      version: 8,
-      sources: {
-        // Absolute: MapLibre fetches GeoJSON in a worker, where a relative URL has no page to resolve against.
-        basemap: { type: "geojson", data: new URL(config.basemapUrl, window.location.href).href },
-        cells: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
-        points: { type: "geojson", data: { type: "FeatureCollection", features: [] }, promoteId: "id" },
-      },
-      layers: [
-        { id: "water", type: "background", paint: { "background-color": "#dfe8ef" } },
-        { id: "land", type: "fill", source: "basemap", paint: { "fill-color": "#f7f6f2" } },
-        { id: "borders", type: "line", source: "basemap", paint: { "line-color": "#9a9a9a", "line-width": 0.8 } },
+    // No tile server, no glyphs, no sprites: the basemap (static/web/basemap.js) and the records are this server's
+    // only, so nothing leaves the machine.
+    style: window.sitawareBasemap.style(config.basemap, {
+      cells: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+      points: { type: "geojson", data: { type: "FeatureCollection", features: [] }, promoteId: "id" },
+    }, [
         {
           id: "cells", type: "fill", source: "cells",
           paint: {
@@ -114,11 +107,10 @@
             "circle-stroke-width": ["case", ["boolean", ["get", "fresh"], false], 3, 1],
           },
         },
-      ],
-    },
+    ]),
     center: [config.view[0], config.view[1]],
     zoom: config.view[2],
-    attributionControl: { compact: true, customAttribution: "Natural Earth (world-atlas)" },
+    attributionControl: { compact: true, customAttribution: config.basemap.attribution || undefined },
     });
   }
   // Without WebGL there is no map, but the feed and the record panel still work: fail soft, say so.

@@ -1,0 +1,119 @@
+"""Patrol-plan pages (issue 6): the plans of the viewer's organisation, and one plan on the map.
+
+Presentation only: plans are read through `planning.services` (`list_plans`, `get_plan`, `serialize_plan`: the
+viewer's scope, another organisation's plan is a 404), the drawing is the plan's GeoJSON export
+(`planning.exports.geojson_of`, shown, not exported: nothing is handed to a unit, so no `plan.export` entry), and
+plan vs. actual is the figures `planning.tracking.plan_vs_actual` stored (never recomputed here). Deciding stays
+in the review queue and the planning API (`decide_plan` sends edited routes as a modification).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from sitaware.core.scope import actor_for
+from sitaware.planning import exports
+from sitaware.planning import services as planning
+from sitaware.planning.errors import PlanNotFound
+from sitaware.planning.models import PlanStatus
+from sitaware.web import mapspecs
+
+LIST_LIMIT = 50
+# Why a cell is in or out (docs/planning.md, `plan.decisions[cell].reason`), in the page's language.
+REASONS = {
+    "mandatory": gettext_lazy("mandatory visits made"),
+    "priority": gettext_lazy("chosen for its priority"),
+    "exploration": gettext_lazy("chosen for exploration"),
+    "no_go": gettext_lazy("no-go cell"),
+    "repeat_cap": gettext_lazy("chosen in each of the last shifts (repeat cap)"),
+    "zero_priority": gettext_lazy("priority 0 and not mandatory"),
+    "unreachable": gettext_lazy("no unit can get there, stay and return within its shift"),
+    "lower_priority": gettext_lazy("reachable, but lower priority than every chosen cell"),
+    "no_time": gettext_lazy("reachable alone, not together with the higher-value visits"),
+    "mandatory_unmet": gettext_lazy("mandatory visit not made (see below)"),
+}
+OUTCOMES = {"made": gettext_lazy("made"), "late": gettext_lazy("late"), "missed": gettext_lazy("missed")}
+MISSED = {"window": gettext_lazy("no time window left for it"),
+          "no_unit_in_time": gettext_lazy("no unit can reach it in its window and get back in time"),
+          "capacity": gettext_lazy("possible alone, not all together in the unit-hours available")}
+
+
+@login_required
+@require_GET
+def plans(request: HttpRequest) -> HttpResponse:
+    actor = actor_for(request.user)
+    labels = dict(PlanStatus.choices)
+    rows = [{**planning.serialize_plan(actor, p), "units": len(p.request.units), "status_label": labels.get(p.status)}
+            for p in planning.list_plans(actor, limit=LIST_LIMIT)]
+    return render(request, "web/plans.html", {"rows": rows, "limit": LIST_LIMIT})
+
+
+def _trails(plan: Any) -> dict[str, list[list[float]]]:
+    """The stored positions of each patrol, oldest first, as [lon, lat] (planning has no read service for them
+    yet: read through the plan the viewer was allowed to get)."""
+    trails: dict[str, list[list[float]]] = {}
+    for patrol, lat, lon in plan.positions.order_by("patrol", "at", "pk").values_list("patrol", "latitude",
+                                                                                     "longitude"):
+        trails.setdefault(patrol, []).append([round(lon, 6), round(lat, 6)])
+    return trails
+
+
+def _minutes(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds / 60)
+
+
+@login_required
+@require_GET
+def plan_map(request: HttpRequest, plan_id: str) -> HttpResponse:
+    actor = actor_for(request.user)
+    try:
+        plan = planning.get_plan(actor, plan_id)
+    except PlanNotFound:
+        raise Http404(_("no plan %(id)s") % {"id": plan_id}) from None
+    data = planning.serialize_plan(actor, plan, detail=True)
+    actual = data.get("actual") or None
+    # plan.actual's visits are keyed by the stored visit's id; the page and the map know visits by unit and order.
+    order_of = {str(pk): (patrol, order) for pk, patrol, order in plan.visits.values_list("pk", "patrol", "order")}
+    outcomes: dict[tuple[str, int], dict[str, Any]] = {}
+    for o in (actual or {}).get("visits", []):
+        if o.get("key") in order_of:
+            outcomes[order_of[o["key"]]] = o
+    colours = mapspecs.unit_colours([u["id"] for u in data["units"]])
+    units = {u["id"]: u for u in data["units"]}
+    coverage = (data.get("coverage") or {}).get("units", {})
+    deviation = (actual or {}).get("deviation", {})
+    routes = []
+    for route in data["routes"]:
+        unit_id = route["unit"]
+        visits = []
+        for v in route["visits"]:
+            o = outcomes.get((unit_id, v["order"]))
+            visits.append({**v, "number": v["order"] + 1, "outcome": o["status"] if o else "",
+                           "outcome_label": OUTCOMES.get(o["status"], o["status"]) if o else "",
+                           "delay_min": _minutes(o.get("delay_s")) if o else None})
+        cov = coverage.get(unit_id, {})
+        routes.append({"unit": units.get(unit_id, {"id": unit_id}), "colour": colours[unit_id], "visits": visits,
+                       "distance_km": (cov.get("distance_m") or 0) / 1000, "duration_h": (cov.get("duration_s") or 0)
+                       / 3600, "priority": cov.get("priority_covered"), "deviation": deviation.get(unit_id)})
+    decisions = [{"cell": cell, "planned": d.get("planned"),
+                  "reason": str(REASONS.get(d.get("reason"), d.get("reason"))), "detail": d.get("detail", "")}
+                 for cell, d in sorted((data.get("decisions") or {}).items(),
+                                       key=lambda kv: (not kv[1].get("planned"), kv[0]))]
+    missed = [{**m, "constraint_label": str(MISSED.get(m.get("constraint"), m.get("constraint")))}
+              for m in data.get("missed") or []]
+    spec = mapspecs.plan(exports.geojson_of(plan), data["cells"], data.get("decisions") or {},
+                         {k: o["status"] for k, o in outcomes.items()}, _trails(plan), colours)
+    return render(request, "web/plan_map.html", {
+        "plan": data, "status_label": dict(PlanStatus.choices).get(plan.status, plan.status), "routes": routes,
+        "decisions": decisions, "planned_count": sum(1 for d in decisions if d["planned"]), "missed": missed,
+        "actual": actual, "spec": spec, "rec": plan.recommendation,
+        "pending": plan.status in planning.OPEN,
+        "total_km": ((data.get("coverage") or {}).get("distance_m") or 0) / 1000,
+    })
