@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import multiprocessing as mp
+import os
 import random
 import statistics
 import sys
@@ -257,6 +258,46 @@ def markdown_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def build_summary(rows: list[dict[str, Any]], pyvrp_reference: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Per solver and set; with OR-Tools rows, the PyVRP / OR-Tools score ratio on the instances both solved.
+
+    `pyvrp_reference` supplies PyVRP rows from an earlier run (same budget) when this run is OR-Tools only."""
+    summary: dict[str, Any] = {}
+    for solver in sorted({r["solver"] for r in rows}):
+        for name in sorted({r["set"] for r in rows}):
+            part = [r for r in rows if r["solver"] == solver and r["set"] == name]
+            if part:
+                summary[f"{solver}/{name}"] = summarise(part)
+                if name == "toptw_cordeau":
+                    for m in sorted({r["m"] for r in part}):
+                        summary[f"{solver}/{name}/m={m}"] = summarise([r for r in part if r["m"] == m])
+    pyvrp_rows = [r for r in rows if r["solver"] == "pyvrp"] or (pyvrp_reference or [])
+    for name in sorted({r["set"] for r in rows if r["solver"] == "ortools"}):
+        ours = {(r["instance"], r["m"]): r["score"] for r in pyvrp_rows if r["set"] == name}
+        theirs = {(r["instance"], r["m"]): r["score"] for r in rows if (r["solver"], r["set"]) == ("ortools", name)}
+        common = [k for k in ours if k in theirs]
+        # Ratio only where OR-Tools scored (instances whose best-known is 0 have nothing to collect).
+        pairs = [(ours[k], theirs[k]) for k in common if theirs[k] > 0]
+        if pairs:
+            summary[f"pyvrp_vs_ortools/{name}"] = {
+                "n": len(pairs),
+                "mean_score_ratio": round(statistics.fmean(a / b for a, b in pairs), 4),
+                "pyvrp_better": sum(ours[k] > theirs[k] for k in common),
+                "ortools_better": sum(ours[k] < theirs[k] for k in common),
+                "equal": sum(ours[k] == theirs[k] for k in common),
+                "instances_compared": len(common),
+            }  # fmt: skip
+    return summary
+
+
+def _row_key(row: dict[str, Any]) -> tuple[str, str, str, int]:
+    return row["solver"], row["set"], row["instance"], row["m"]
+
+
+def _task_key(task: dict[str, Any]) -> tuple[str, str, str, int | None]:
+    return task.get("solver", "pyvrp"), task["set"], task["name"], task.get("m")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20 Chao + 17 TOPTW/OPTW instances")
@@ -264,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=1, help="seeds per instance, splitting the budget (default 1)")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--ortools", action="store_true", help="also solve every instance with OR-Tools")
+    ap.add_argument("--ortools-only", action="store_true",
+                    help="OR-Tools alone; compare with the PyVRP rows of --compare-with")  # fmt: skip
+    ap.add_argument("--compare-with", default=None, help="a results file whose PyVRP rows the ratio uses")
+    ap.add_argument("--resume", action="store_true", help="keep the rows already in --out and solve the rest")
     ap.add_argument("--chao-limit", type=int, default=None, help="only the first N Chao instances (by name)")
     ap.add_argument("--only", choices=["chao", "toptw", "realistic"], action="append")
     ap.add_argument("--instances", default=None, help="comma-separated instance names to keep")
@@ -285,62 +330,70 @@ def main(argv: list[str] | None = None) -> int:
     if args.instances:
         keep = set(args.instances.split(","))
         tasks = [t for t in tasks if t["name"] in keep]
-    if args.ortools:
-        tasks += [{**t, "solver": "ortools"} for t in tasks]
-    facts = machine_facts()
-    t0 = time.perf_counter()
+    if args.ortools_only:
+        tasks = [{**t, "solver": "ortools"} for t in tasks]
+    elif args.ortools:
+        # Each instance's two solves run side by side (2 processes), so both meet the same machine load.
+        tasks = [x for t in tasks for x in (t, {**t, "solver": "ortools"})]
+    reference = None
+    if args.compare_with:
+        reference = [r for r in json.loads(Path(args.compare_with).read_text())["rows"] if r["solver"] == "pyvrp"]
+    out = Path(args.out) if args.out else RESULTS / ("planning-quick.json" if args.quick else "planning.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    with mp.get_context("spawn").Pool(args.processes) as pool:
-        for i, row in enumerate(pool.imap_unordered(_solve_task, tasks), 1):
-            rows.append(row)
-            flag = "" if row["reached"] else f" gap {row['gap_pct']:.2f}%"
-            print(f"[{i}/{len(tasks)}] {row['solver']} {row['set']} {row['instance']} m={row['m']}: "
-                  f"{row['score']:g} / {row['ref']:g}{flag}", flush=True)  # fmt: skip
-    rows.sort(key=lambda r: (r["solver"], r["set"], r["instance"], r["m"]))
-    summary: dict[str, Any] = {}
-    for solver in sorted({r["solver"] for r in rows}):
-        for name in sorted({r["set"] for r in rows}):
-            part = [r for r in rows if r["solver"] == solver and r["set"] == name]
-            if part:
-                summary[f"{solver}/{name}"] = summarise(part)
-                if name == "toptw_cordeau":
-                    for m in sorted({r["m"] for r in part}):
-                        summary[f"{solver}/{name}/m={m}"] = summarise([r for r in part if r["m"] == m])
-    if args.ortools:
-        for name in sorted({r["set"] for r in rows}):
-            ours = {(r["instance"], r["m"]): r["score"] for r in rows if (r["solver"], r["set"]) == ("pyvrp", name)}
-            theirs = {(r["instance"], r["m"]): r["score"] for r in rows if (r["solver"], r["set"]) == ("ortools", name)}
-            pairs = [(ours[k], theirs[k]) for k in ours if k in theirs and theirs[k] > 0]
-            if pairs:
-                summary[f"pyvrp_vs_ortools/{name}"] = {
-                    "n": len(pairs),
-                    "mean_score_ratio": round(statistics.fmean(a / b for a, b in pairs), 4),
-                    "pyvrp_better": sum(a > b for a, b in pairs), "ortools_better": sum(a < b for a, b in pairs),
-                }  # fmt: skip
+    if args.resume and out.exists():
+        rows = json.loads(out.read_text()).get("rows", [])
+        done = {_row_key(r) for r in rows}
+        tasks = [t for t in tasks if not any(k[:3] == _task_key(t)[:3] and (t.get("m") in (None, k[3]))
+                                             for k in done)]  # fmt: skip
     result: dict[str, Any] = {
         "benchmark": "planning",
         "quick": args.quick,
         "budget_s_per_instance": args.budget,
         "seeds_per_instance": args.seeds,
         "processes": args.processes,
+        "pyvrp_reference": args.compare_with,
         "targets": {
             "chao": "mean gap <= 1%, best-known reached on >= 60%",
             "toptw_cordeau": "mean gap <= 3% (pr01-pr10, m = 1..4)",
             "optw_solomon": ">= 90% of proven optima on average (mean score ratio)",
             "realistic": "12 units, 2,000 cells, 8 h: plan in < 30 s",
         },
-        "machine": facts,
-        "summary": summary,
+        "machine": machine_facts(),
     }
-    if "realistic" in only:
+    t0 = time.perf_counter()
+    total = len(rows) + len(tasks)
+
+    def write(complete: bool) -> None:
+        # Rewritten after every solve, so a run that is stopped part-way is still a usable result.
+        rows.sort(key=_row_key)
+        loads = [r["load_1m"] for r in rows if "load_1m" in r]
+        result.update({
+            "complete": complete, "rows_done": len(rows), "rows_planned": total,
+            "summary": build_summary(rows, reference),
+            "load_1m_during": {"min": min(loads), "mean": round(statistics.fmean(loads), 2), "max": max(loads)}
+            if loads else None,
+            "wall_s": round(time.perf_counter() - t0, 1), "rows": rows,
+        })  # fmt: skip
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(out)
+
+    if tasks:
+        with mp.get_context("spawn").Pool(args.processes) as pool:
+            for i, row in enumerate(pool.imap_unordered(_solve_task, tasks), 1):
+                row["load_1m"] = round(os.getloadavg()[0], 2)
+                rows.append(row)
+                flag = "" if row["reached"] else f" gap {row['gap_pct']:.2f}%"
+                print(f"[{i}/{len(tasks)}] {row['solver']} {row['set']} {row['instance']} m={row['m']}: "
+                      f"{row['score']:g} / {row['ref']:g}{flag} (load {row['load_1m']})", flush=True)  # fmt: skip
+                write(complete=False)
+    if "realistic" in only and not args.ortools_only:
         result["realistic"] = realistic(budget=20.0)
         print("realistic:", json.dumps(result["realistic"]), flush=True)
-    result["wall_s"] = round(time.perf_counter() - t0, 1)
-    result["rows"] = rows
-    out = Path(args.out) if args.out else RESULTS / ("planning-quick.json" if args.quick else "planning.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(summary, indent=2))
+    result["load_average_at_end"] = list(os.getloadavg())
+    write(complete=True)
+    print(json.dumps(result["summary"], indent=2))
     print(f"written {out}")
     return 0
 

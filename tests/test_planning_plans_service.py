@@ -81,7 +81,7 @@ def test_a_recheck_failure_is_never_stored(on, actor, monkeypatch):
     from sitaware.planning.errors import PlanCheckFailed
     from sitaware.planning.models import Plan
 
-    monkeypatch.setattr(services, "check_plan", lambda request, plan: ["unit hq-1: tampered"])
+    monkeypatch.setattr(services, "check_plan", lambda request, plan, provider=None: ["unit hq-1: tampered"])
     with pytest.raises(PlanCheckFailed):
         services.propose_plan(actor("ana"), payload())
     assert not Plan.objects.exists()

@@ -7,7 +7,8 @@ current routes there (accept, or modify when edited). Out-of-scope plans are 404
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Router, Status
+from ninja import Body, File, Form, Router, Status
+from ninja.files import UploadedFile
 
 from sitaware.api.auth import request_actor
 from sitaware.oversight.api import answers_errors
@@ -36,6 +37,28 @@ def list_plans(request: HttpRequest, status: str | None = None, limit: int = 50)
 def get_plan(request: HttpRequest, plan_id: str):
     actor = request_actor(request)
     return services.serialize_plan(actor, services.get_plan(actor, plan_id), detail=True)
+
+
+@router.get("/plans/{plan_id}/routes", summary="The way each patrol goes, along the plan's travel provider")
+@answers_errors
+def routes(request: HttpRequest, plan_id: str):
+    actor = request_actor(request)
+    plan = services.get_plan(actor, plan_id)
+    return {"plan": str(plan.id), "travel": services.serialize_plan(actor, plan)["travel"],
+            "routes": services.route_shapes(plan)}
+
+
+@router.get("/extracts", summary="OpenStreetMap extracts plans can use as their road graph")
+@answers_errors
+def extracts(request: HttpRequest):
+    return {"items": services.extracts(request_actor(request))}
+
+
+@router.post("/extracts", response={201: dict}, summary="Add an OpenStreetMap extract (.osm.pbf or .osm)")
+@answers_errors
+def add_extract(request: HttpRequest, file: File[UploadedFile], name: Form[str] = ""):
+    info = services.upload_extract(request_actor(request), name or file.name, file.read())
+    return Status(201, info)
 
 
 @router.post("/plans/{plan_id}/edits", summary="Move, add or drop visits; dry_run previews the effect")

@@ -51,14 +51,28 @@ def gpx_of(plan: Plan) -> bytes:
                      plan.approved_at or timezone.now(), routes)
 
 
+def _shapes(plan: Plan) -> dict[str, list[list[float]]]:
+    """Routes along the plan's travel provider's paths (around no-go cells, along roads); none for straight lines."""
+    described = (plan.request.travel or {}).get("described") or {}
+    if described.get("provider", "straight_line") == "straight_line":
+        return {}
+    try:
+        return services.route_shapes(plan)
+    except PlanInputError:  # the extract or grid changed since: draw straight segments rather than wrong paths
+        return {}
+
+
 def geojson_of(plan: Plan) -> dict[str, Any]:
     features = []
+    shapes = _shapes(plan)
     for r in _routes(plan):
         u = r["unit"]
         base = (u["base"][0], u["base"][1])
         line = [base] + [(v.latitude, v.longitude) for v in r["visits"]] + [base]
-        features.append(geojson.feature(geojson.line(line), {"kind": "route", "unit": u["id"], "mode": u["mode"],
-                                                             "visits": len(r["visits"])}))
+        shape = shapes.get(u["id"])
+        features.append(geojson.feature(geojson.line([tuple(x) for x in shape] if shape else line), {
+            "kind": "route", "unit": u["id"], "mode": u["mode"], "visits": len(r["visits"]),
+            "path": "travel_provider" if shape else "straight"}))
         features.append(geojson.feature(geojson.point(*base), {"kind": "base", "unit": u["id"]}))
         for v in r["visits"]:
             features.append(geojson.feature(geojson.point(v.latitude, v.longitude), {

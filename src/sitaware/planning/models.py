@@ -26,6 +26,9 @@ class PlanRequest(models.Model):
     units = models.JSONField(help_text=_("Patrol units: id, unit code, base, mode, speed, crew."))
     cells = models.JSONField(help_text=_("Candidate cells with priority and source (forecast, alert or manual)."))
     constraints = models.JSONField(default=dict)
+    travel = models.JSONField(default=dict, blank=True, help_text=_(
+        "Travel-time provider: what was asked (spec) and what the plan used (provider, rules, extract SHA-256 or "
+        "grid hash). Empty: straight line."))
     solver_version = models.CharField(max_length=100)
     seed = models.IntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -96,6 +99,7 @@ class PlanVisit(models.Model):
 class PositionSource(models.TextChoices):
     API = "api", _("Position sent by the unit")
     PATROL_REPORT = "patrol_report", _("Patrol report after the fact")
+    COT = "cot", _("Position from a TAK device (Cursor-on-Target)")
 
 
 class PositionReport(models.Model):

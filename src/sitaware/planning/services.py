@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import uuid
 from typing import Any
 
@@ -31,7 +32,7 @@ from sitaware.core.models import Unit as OrgUnit
 from sitaware.core.scope import Actor, restrict
 from sitaware.oversight import services as oversight
 from sitaware.oversight.models import RecommendationStatus
-from sitaware.planning import inputs
+from sitaware.planning import inputs, providers
 from sitaware.planning.errors import PlanCheckFailed, PlanInputError, PlanNotFound, PlanStateError
 from sitaware.planning.models import Plan, PlanRequest, PlanStatus, PlanVisit
 from sitaware.planning.plans.schedule import routes_of, schedule_routes
@@ -44,6 +45,12 @@ from sitaware.planning.version import VERSION, artefact_hash, solver_version
 COMPONENT_KEY = "patrol-plan"
 DECIDER_ROLES = (Role.SUPERVISOR.value, Role.COMMANDER.value)
 PLAN_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.COMMANDER})
+EXTRACT_ROLES = frozenset({Role.ADMINISTRATOR, Role.SUPERVISOR, Role.COMMANDER})
+TRAVEL_NOTE = {
+    "straight_line": "straight line x detour factor / unit speed; transit may cross no-go cells",
+    "speed_grid": "shortest path over an H3 speed grid in which no-go and impassable cells are never crossed",
+    "osm": "shortest path over the mission's OpenStreetMap roads (one-way streets followed by vehicles)",
+}
 OPEN = (PlanStatus.PROPOSED, PlanStatus.EDITED)
 LIVE = (PlanStatus.APPROVED, PlanStatus.DISPATCHED)
 
@@ -153,6 +160,19 @@ def request_of(plan: Plan) -> PlanningRequest:
     return inputs.parse(actor, data).request
 
 
+def travel_of(plan: Plan, request: PlanningRequest | None = None) -> providers.Travel:
+    """The plan's travel provider, rebuilt from what was stored; refused if its data changed since."""
+    pr = plan.request
+    request = request or request_of(plan)
+    stored = pr.travel or {}
+    try:
+        # Plans made before travel was recorded used straight lines, whatever the site default is now.
+        spec = stored.get("spec") or {"provider": "straight_line"}
+        return providers.build(spec, request, expected=stored.get("described"))
+    except PlanningInputError as exc:
+        raise _input_error(exc) from None
+
+
 def org_units_of(plan: Plan) -> dict[str, OrgUnit]:
     by_code = {u.code: u for u in OrgUnit.objects.filter(organisation_id=plan.organisation_id)}
     return {u["id"]: by_code[u["unit"]] for u in plan.request.units}
@@ -252,19 +272,20 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
             parsed.constraints["previous_shifts"] = previous
             request = dataclasses.replace(request, previous_shifts=tuple(frozenset(s) for s in previous))
         validate(request)
+        travel = providers.build(data.get("travel"), request)
     except PlanningInputError as exc:
         raise _input_error(exc) from None
     plan_id, request_id = uuid.uuid4(), uuid.uuid4()
     version = solver_version()
     parameters = {"solver": parsed.solver, "constraints": parsed.constraints, "solver_version": version,
-                  "provider": "straight_line", "plan": str(plan_id)}
+                  "provider": travel.described, "plan": str(plan_id)}
     sensitivity = int(Sensitivity.RESTRICTED)
     state: dict[str, Any] = {}
 
     def produce() -> oversight.Produced:
-        solved = plan_shift(request, num_seeds=parsed.solver["num_seeds"],
+        solved = plan_shift(request, travel.provider, num_seeds=parsed.solver["num_seeds"],
                             max_iterations=parsed.solver["max_iterations"])
-        violations = check_plan(request, solved)
+        violations = check_plan(request, solved, travel.provider)
         if violations:
             # Never shown as a plan: a solver bug must surface, not reach a unit.
             raise PlanCheckFailed(_("the solver's plan failed the independent re-check: %(v)s")
@@ -278,7 +299,7 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
                     "runtime_s": solved.stats.get("runtime_s")},
             uncertainty={"method": _("heuristic search (PyVRP), not proven optimal; see docs/planning.md for the "
                                      "benchmark gaps"), "feasibility_recheck": "passed",
-                         "travel_times": "straight line x detour factor / unit speed"},
+                         "travel_times": TRAVEL_NOTE[travel.described["provider"]]},
             explanation=_explanation(solved, coverage),
             limitations=_(LIMITATIONS),
             model_id="planning/toptw-pyvrp",
@@ -289,7 +310,7 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
     rec_request = oversight.Request(
         target_type="patrol_plan", target_id=str(plan_id), purpose=_("Patrol plan for one shift"),
         inputs={"shift": [parsed.shift_start.isoformat(), parsed.shift_end.isoformat()], "units": parsed.units,
-                "cells": parsed.cells, "constraints": parsed.constraints},
+                "cells": parsed.cells, "constraints": parsed.constraints, "travel": travel.spec},
         input_refs=[{"type": "plan_request", "id": str(request_id), "units": len(parsed.units),
                      "cells": len(parsed.cells)}, *parsed.sources],
         parameters=parameters, sensitivity=sensitivity,
@@ -302,7 +323,8 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
         pr = PlanRequest.objects.create(
             id=request_id, organisation_id=actor.organisation_id, sensitivity=rec.sensitivity,
             shift_start=parsed.shift_start, shift_end=parsed.shift_end, units=parsed.units, cells=parsed.cells,
-            constraints=parsed.constraints, solver_version=version, seed=request.seed, created_by_id=actor.user_id)
+            constraints=parsed.constraints, travel={"spec": travel.spec, "described": travel.described},
+            solver_version=version, seed=request.seed, created_by_id=actor.user_id)
         output = rec.output
         plan = Plan.objects.create(
             id=plan_id, request=pr, recommendation=rec, organisation_id=actor.organisation_id,
@@ -311,7 +333,8 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
         _store_visits(plan, solved, parsed.org_units)
         _log(actor, "plan.propose", plan, None, {"status": plan.status, "routes": routes_of(solved),
                                                  "feasible": solved.feasible, "missed": len(solved.missed),
-                                                 "solver_version": version, "seed": request.seed})
+                                                 "solver_version": version, "seed": request.seed,
+                                                 "travel": travel.described})
     return plan
 
 
@@ -379,9 +402,29 @@ def _apply_edits(routes: dict[str, list[str]], edits: Any, cell_ids: set[str]) -
 def evaluate_routes(plan: Plan, routes: dict[str, list[str]]) -> tuple[SolverPlan, list[str], dict[str, Any]]:
     """Re-schedule routes in real units, re-check them independently, and measure coverage."""
     request = request_of(plan)
+    provider = travel_of(plan, request).provider
     exploration = set(plan.recommendation.output.get("exploration_cells") or [])
-    solved = schedule_routes(request, routes, exploration=exploration)
-    return solved, check_plan(request, solved), _coverage(request, solved)
+    solved = schedule_routes(request, routes, provider, exploration=exploration)
+    return solved, check_plan(request, solved, provider), _coverage(request, solved)
+
+
+def route_shapes(plan: Plan) -> dict[str, list[list[float]]]:
+    """Per patrol, the way it goes as [lat, lon] points: base, each visit, base, following the plan's travel
+    provider (straight segments, the speed grid's path around no-go cells, or the roads)."""
+    request = request_of(plan)
+    provider = travel_of(plan, request).provider
+    cells = {c.id: (c.lat, c.lon) for c in request.cells}
+    routes = current_routes(plan)
+    shapes: dict[str, list[list[float]]] = {}
+    for unit in request.units:
+        base = (unit.base_lat, unit.base_lon)
+        stops = [base, *[cells[c] for c in routes.get(unit.id, [])], base]
+        points: list[tuple[float, float]] = [base]
+        for a, b in itertools.pairwise(stops):
+            if a != b:
+                points += providers.leg_points(provider, a, b, unit)[1:]  # type: ignore[arg-type]
+        shapes[unit.id] = [[round(lat, 7), round(lon, 7)] for lat, lon in points] if len(stops) > 2 else []
+    return shapes
 
 
 def edit_plan(actor: Actor, plan_id: Any, edits: Any, *, dry_run: bool = False) -> dict[str, Any]:
@@ -463,6 +506,7 @@ def serialize_plan(actor: Actor, plan: Plan, *, detail: bool = False) -> dict[st
                                             "end": pr.shift_end.astimezone(dt.UTC).isoformat()},
         "feasible": plan.feasible, "violations": plan.violations, "coverage": plan.coverage,
         "solver_version": pr.solver_version, "seed": pr.seed, "created_at": plan.created_at.isoformat(),
+        "travel": (pr.travel or {}).get("described") or {"provider": "straight_line"},
         "approved_at": plan.approved_at.isoformat() if plan.approved_at else None,
         "dispatched_at": plan.dispatched_at.isoformat() if plan.dispatched_at else None,
     }
@@ -481,3 +525,28 @@ def serialize_plan(actor: Actor, plan: Plan, *, detail: bool = False) -> dict[st
             linked_records=[r for r in plan.linked_records if r in visible],
         )
     return data
+
+
+# ---------------------------------------------------------------- road extracts
+
+
+def extracts(actor: Actor) -> list[dict[str, Any]]:
+    """The OpenStreetMap extracts plans can use (the extracts folder is the site's, shared by its organisations)."""
+    _reject_role(actor, PLAN_ROLES | EXTRACT_ROLES, _("patrol planning"))
+    return providers.list_extracts()
+
+
+def upload_extract(actor: Actor, name: Any, content: bytes) -> dict[str, Any]:
+    """Check an OSM extract and add it to the extracts folder (never replacing one: plans rely on theirs)."""
+    if actor.role not in EXTRACT_ROLES and not actor.system:
+        raise PermissionDenied(_("road extracts are added by administrators, supervisors and commanders"))
+    try:
+        info = providers.store_extract(name, content)
+    except PlanningInputError as exc:
+        raise _input_error(exc) from None
+    changelog.append(
+        [PendingEntry(action="planning.extract.add", object_type="osm_extract", object_id=info["sha256"],
+                      before=None, after=info, organisation_id=actor.organisation_id)],
+        actor_id=actor.user_id, actor_label=actor.label,
+    )
+    return info

@@ -8,13 +8,14 @@ from pathlib import Path
 from sitaware.core.sourcehash import source_hash
 
 # Bump when behaviour changes on purpose (defaults, outcome rule, export shape); the hash catches the rest.
-VERSION = "planning-1.0"
+VERSION = "planning-1.1"  # 1.1: travel provider chosen per plan (straight line, speed grid, OSM roads)
 
 _HERE = Path(__file__).resolve().parent
 _MODULES = (
-    (_HERE / "solver", ("problem.py", "travel.py", "matrix.py", "engine.py", "solve.py", "feasibility.py")),
+    (_HERE / "solver", ("problem.py", "travel.py", "osm.py", "matrix.py", "engine.py", "solve.py",
+                       "feasibility.py")),
     (_HERE / "plans", ("schedule.py", "actual.py")),
-    (_HERE, ("inputs.py", "services.py", "component.py", "version.py")),
+    (_HERE, ("inputs.py", "providers.py", "services.py", "component.py", "version.py")),
 )
 
 

@@ -6,7 +6,8 @@ Three kinds, one interface (`TravelProvider`):
 - `CellGraph`: a grid of speeds (raster or H3) where a speed of 0 means impassable (river, mined area,
   no-go zone). Shortest paths by Dijkstra, so impassable cells are never crossed.
 - `CellGraph.from_road_edges`: a road graph from edges the mission supplies (e.g. an OSM extract turned
-  into (from, to, metres, speed) rows). Nothing is downloaded.
+  into (from, to, metres, speed) rows). Nothing is downloaded. `osm.RoadGraph` reads an OSM extract into
+  such graphs, one per mode.
 
 Unreachable pairs are `inf`, never a large made-up number: the solver decides what to do with them.
 """
@@ -83,8 +84,16 @@ class CellGraph:
 
     A node's speed (km/h) caps the unit's own speed while inside it; 0 makes the node impassable. Edge time
     is half the edge in each end node's speed. For road graphs the speed is on the edge instead.
-    Snapping adds the straight-line distance from the point to its node at the unit's speed.
+    Snapping adds the straight-line distance from the point to its node at the unit's speed, or at
+    `snap_speed_kmh[mode]` when that is slower (walking or driving off the mapped network); a point farther
+    than `max_snap_m` from every passable node is unreachable (inf to and from everything else).
     """
+
+    # Off-graph access: None means at the unit's own speed and without a distance limit.
+    snap_speed_kmh: Mapping[str, float] | None = None
+    max_snap_m: float | None = None
+    # Dijkstra rows per batch: memory is about 3 x 8 bytes x rows x nodes, so ~480 MB at most per batch.
+    max_cells_per_batch: int = 20_000_000
 
     def __init__(
         self,
@@ -244,15 +253,32 @@ class CellGraph:
             anc = np.where(ok, anc[rows, safe], -1)
         return acc
 
+    def access_speed_kmh(self, unit: Unit) -> float:
+        """Speed between a point and its snapped node: the unit's, or the slower off-network speed of its mode."""
+        if self.snap_speed_kmh is None or unit.mode not in self.snap_speed_kmh:
+            return unit.speed_kmh
+        return min(unit.speed_kmh, float(self.snap_speed_kmh[unit.mode]))
+
     def matrices(self, points: Sequence[Point], unit: Unit) -> tuple[np.ndarray, np.ndarray]:
         node, snap_m = self.snap(points)
         uniq, inverse = np.unique(node, return_inverse=True)
-        seconds, _, metres = self._from_sources(uniq, unit)
-        sec = seconds[np.ix_(inverse, node)]
-        met = metres[np.ix_(inverse, node)]
+        # Dijkstra from each needed node only, in batches so a large graph never needs a dense all-nodes matrix.
+        sec_u = np.empty((len(uniq), len(uniq)))
+        met_u = np.empty((len(uniq), len(uniq)))
+        step = max(1, self.max_cells_per_batch // max(1, len(self.lat)))
+        for s in range(0, len(uniq), step):
+            seconds, _, metres = self._from_sources(uniq[s : s + step], unit)
+            sec_u[s : s + step] = seconds[:, uniq]
+            met_u[s : s + step] = metres[:, uniq]
+        sec = sec_u[np.ix_(inverse, inverse)]
+        met = met_u[np.ix_(inverse, inverse)]
         access = snap_m[:, None] + snap_m[None, :]
-        sec = sec + access / _mps(unit.speed_kmh)
+        sec = sec + access / _mps(self.access_speed_kmh(unit))
         met = met + access
+        if self.max_snap_m is not None:
+            far = snap_m > self.max_snap_m
+            sec[far, :] = sec[:, far] = np.inf
+            met[far, :] = met[:, far] = np.inf
         same = np.arange(len(node))
         sec[same, same] = 0.0
         met[same, same] = 0.0
