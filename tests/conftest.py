@@ -30,6 +30,17 @@ def shared_data(*parts: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _no_language_left_behind():
+    # A request through the test client in French leaves French active in this thread (LocaleMiddleware does not
+    # deactivate): the next test's messages would be French. Every test starts and ends in the default language.
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs ~0.3 s a user; tests make dozens of users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
