@@ -13,10 +13,16 @@ Sections (each one also lands in bench/results/forecast.json and between the ben
   origins; PAI, PEI* and hit rate at every flagged-area share and the Poisson log score; mean, median and the paired
   bootstrap difference of every model to every baseline; a moving-block bootstrap beside it for the overlapping
   windows of the longer horizons; and whether the default model (SEPP) beats the best baseline.
+- CAR reference conventions (`car_reference`): the issue's untuned reference numbers under each study-area /
+  origin / flagging convention tried (docs/forecasting.md, "CAR reference numbers").
+- H3 cells (`h3`, issue 5): the risk map's own models on H3 cells, CAR at resolutions 5-7 and Portland at 7-9, per
+  horizon; the best baseline and whether SEPP beats it. `riskmap.EVALUATED` (the default model) must match it.
 - Oakland (Lum & Isaac 2016 drug-crime records): patrol feedback simulation with and without the safeguards.
 - SEPP on simulated Hawkes data with known parameters; fit + predict time for 1k, 10k and 100k events.
 
     python -m bench.bench_forecast [--quick]
+    python -m bench.bench_forecast --only h3,car_reference   # redo these sections, keep the others
+    python -m bench.bench_forecast --render                  # rewrite their doc blocks from the results file
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import re
 import time
 import warnings
@@ -34,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from bench import common
+from sitaware.analytics.forecasting import riskmap
 from sitaware.analytics.forecasting.base import Model
 from sitaware.analytics.forecasting.baselines import (
     KernelDensity,
@@ -42,7 +50,13 @@ from sitaware.analytics.forecasting.baselines import (
     ProspectiveHotspot,
     RandomModel,
 )
-from sitaware.analytics.forecasting.datasets import read_boundary_feet, read_portland_nij, read_ucdp_ged
+from sitaware.analytics.forecasting.datasets import (
+    oregon_north_to_lonlat,
+    read_boundary_feet,
+    read_portland_nij,
+    read_portland_nij_lonlat,
+    read_ucdp_ged,
+)
 from sitaware.analytics.forecasting.evaluation import (
     day_number,
     flag_matrix,
@@ -54,7 +68,14 @@ from sitaware.analytics.forecasting.evaluation import (
     weekly_windows,
 )
 from sitaware.analytics.forecasting.feedback import concentration, polya_urn
-from sitaware.analytics.forecasting.grid import degree_grid, rect_grid, square_grid_over
+from sitaware.analytics.forecasting.grid import (
+    degree_grid,
+    h3_cells_of,
+    h3_grid,
+    points_in_polygon,
+    rect_grid,
+    square_grid_over,
+)
 from sitaware.analytics.forecasting.lattice import (
     LatticeKernelDensity,
     LatticeProspectiveHotspot,
@@ -72,7 +93,7 @@ REFERENCE_CAR_PAI_5 = {"last_period": 7.7, "last_365_days": 7.3, "kde": 6.1}
 REFERENCE_PORTLAND_PAI = {"last_365_days": 8.3}
 SQ_MILE_M2 = 2_589_988.110336
 HORIZON_METRICS = ([f"{m}@{s:g}" for m in ("pai", "pei", "hit") for s in SHARES] + ["log_score"])
-DEFAULT_MODEL = "sepp"  # riskmap.default_model() with enough training events
+DEFAULT_MODEL = "sepp"  # the candidate default: tested against the best baseline (riskmap.EVALUATED)
 
 
 def _models(sepp: Callable[[], Model]) -> dict[str, Callable[[], Model]]:
@@ -318,6 +339,213 @@ def portland_reference_check() -> dict[str, Any]:
                                                                                   / SQ_MILE_M2, 1),
                                  "mean_pai": round(s["mean"], 2), "median_pai": round(s["median"], 2)})
     return {"reference": REFERENCE_PORTLAND_PAI, "rows": rows}
+
+
+# The H3 resolutions the risk map offers (5-10) that fit each series: CAR's conflict events from regional cells
+# (res 5, ~250 km²) down to town-size cells (res 7, ~5 km²); Portland from district-size cells (res 7) to
+# block-size cells (res 9, ~0.1 km²; res 10 would be 30,138 cells, above the risk map's 20,000-cell limit).
+H3_RESOLUTIONS = {"car": (5, 6, 7), "portland": (7, 8, 9)}
+H3_METRICS = ("pai@0.01", "pai@0.05", "pai@0.1", "pei@0.05", "hit@0.05", "log_score")
+H3_SHARES = (0.01, 0.05, 0.10)
+DECISION_METRIC = "pai@0.05"
+
+
+def _h3_models(grid) -> dict[str, Callable[[], Model]]:
+    """Exactly what the risk map runs (riskmap.MODELS, with its H3 SEPP settings), plus the random floor."""
+    models: dict[str, Callable[[], Model]] = {"random": lambda: RandomModel(0)}
+    models.update({name: (lambda make=make: make(grid)) for name, make in riskmap.MODELS.items()})
+    return models
+
+
+def _non_overlapping(windows: list[tuple[float, float]], step: int) -> list[tuple[float, float]]:
+    """Every `step`-th window, so windows longer than the origin step do not overlap (origins stay independent
+    enough for the plain paired bootstrap) and the run costs 1/step as much."""
+    return windows[::step]
+
+
+def h3_decide(results, baselines: list[str], default: str = "sepp") -> dict[str, Any]:
+    """Best baseline (highest mean of DECISION_METRIC) and whether `default` beats it (paired 95% interval > 0)."""
+    summary = {m: summarise(results, m) for m in H3_METRICS}
+    ranked = [b for b in baselines if summary[DECISION_METRIC][b]["n"]]
+    best = max(ranked, key=lambda b: summary[DECISION_METRIC][b]["mean"])
+    vs_best = {m: paired_bootstrap(results, m, best) for m in H3_METRICS}
+    vs_365 = {m: paired_bootstrap(results, m, "last_365_days") for m in H3_METRICS}
+    d = vs_best[DECISION_METRIC].get(default, {"lo": float("nan"), "n": 0})
+    sepp_wins = bool(d.get("n") and d["lo"] > 0)
+    return {"summary": summary, "best_baseline": best, "bootstrap_vs_best": vs_best,
+            "bootstrap_vs_last_365_days": vs_365, "sepp_beats_best": sepp_wins,
+            "winner": default if sepp_wins else best}
+
+
+def _h3_plans(quick: bool) -> dict[str, tuple[Any, dict[str, tuple[list[tuple[float, float]], float]],
+                                                Callable[[int], list[str]]]]:
+    """Per series: the events (lon/lat-backed), the windows per horizon label (with the horizon in days) and the
+    cells at a resolution."""
+    import h3
+
+    car_data = read_ucdp_ged(DATA / "events" / "ucdp_ged_caf" / "ged231_caf_detection.csv")
+    last_car = dt.date(2014, 12, 1) if quick else dt.date(2022, 12, 1)
+    data_end = day_number(dt.date(2023, 1, 1))
+    car_windows = {"1 month": (monthly_windows(dt.date(2013, 1, 1), last_car), 30.0),
+                   "3 months": (_non_overlapping([w for w in monthly_windows(dt.date(2013, 1, 1), last_car, months=3)
+                                                  if w[1] <= data_end], 3), 91.0)}
+    folder = DATA / "crime" / "portland_nij"
+    pdx = read_portland_nij_lonlat(folder / "crimes_bur.csv")
+    boundary = read_boundary_feet(folder / "portland_coords.csv") / FOOT
+    b_lon, b_lat = oregon_north_to_lonlat(boundary[:, 0], boundary[:, 1])
+    polygon = h3.LatLngPoly(list(zip(b_lat.tolist(), b_lon.tolist(), strict=True)))
+    last_pdx = dt.date(2016, 5, 31) if quick else dt.date(2017, 5, 24)
+    first, end, pdx_end = day_number(dt.date(2016, 3, 1)), day_number(last_pdx), day_number(dt.date(2017, 6, 1))
+    # Every second weekly origin for 1 and 2 weeks, every fourth for 4 weeks (see h3_series).
+    pdx_windows = {f"{w} week{'s' if w > 1 else ''}": (
+        _non_overlapping([v for v in weekly_windows(first, end, weeks=w) if v[1] <= pdx_end], max(w, 2)), 7.0 * w)
+        for w in (1, 2, 4)}
+    return {"car": (car_data, car_windows, lambda res: h3_cells_of(car_data.projection, res, car_data.events.x,
+                                                                   car_data.events.y)),
+            "portland": (pdx, pdx_windows, lambda res: sorted(h3.polygon_to_cells(polygon, res)))}
+
+
+def h3_one(key: str, res: int, quick: bool = False) -> dict[str, Any]:
+    """One series at one H3 resolution, every horizon: the decision per horizon (see h3_decide)."""
+    data, windows_by_label, cells_at = _h3_plans(quick)[key]
+    grid = h3_grid(data.projection, res, cells_at(res))
+    models = _h3_models(grid)
+    baselines = [m for m in models if m not in ("sepp", "random")]
+    by_h: dict[str, Any] = {"cells": grid.size, "horizons": {}}
+    for label, (windows, horizon_days) in windows_by_label.items():
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SEPPConvergenceWarning)
+            results = rolling_origin(data.events, grid, models, windows, shares=H3_SHARES)
+        decision = h3_decide(results, baselines)
+        decision.update(origins=len(windows), horizon_days=horizon_days, seconds=round(time.perf_counter() - t0, 1),
+                        load_average=round(os.getloadavg()[0], 1))
+        by_h["horizons"][label] = decision
+        s = decision["summary"][DECISION_METRIC]
+        b = decision["bootstrap_vs_best"][DECISION_METRIC].get("sepp", {})
+        print(f"  {key} res {res} ({grid.size} cells) {label}: best baseline {decision['best_baseline']} "
+              f"{s[decision['best_baseline']]['mean']:.2f}, sepp {s['sepp']['mean']:.2f} "
+              f"diff {b.get('mean_diff', float('nan')):+.2f} [{b.get('lo', float('nan')):.2f}, "
+              f"{b.get('hi', float('nan')):.2f}] -> {decision['winner']} ({decision['seconds']} s)", flush=True)
+    return by_h
+
+
+def h3_series(quick: bool) -> dict[str, Any]:
+    """Issue 5: the risk map's own models on the risk map's own cells (H3) for both series, per resolution and
+    horizon; which baseline is best and whether SEPP beats it. This is what riskmap.default_model follows.
+
+    CAR: UCDP events as in `car`, cells = the H3 cells that ever hold an event (as `sitaware forecast evaluate`
+    does), monthly origins 2013-01..2022-12, horizons 1 month (120 origins) and 3 months (every third origin: 40
+    non-overlapping windows). Portland: the burglary points converted to longitude/latitude, cells = the H3 cells
+    whose centre is inside the city boundary (as a bbox or cell-list area in the risk map), weekly origins
+    2016-03-01..2017-05-24, every second one for horizons of 1 week (33 origins) and 2 weeks (32, not
+    overlapping), every fourth for 4 weeks (16). Subsampling keeps the CPU cost within reach on 2 shared cores (a
+    SEPP fit per origin) and makes the windows independent; the price is wider intervals.
+    """
+    out: dict[str, Any] = {"machine": common.machine_facts(), "decision_metric": DECISION_METRIC, "series": {}}
+    start = time.perf_counter()
+    plans = _h3_plans(quick)
+    for key, (data, _windows, _cells) in plans.items():
+        out["series"][key] = {"events": len(data.events), "resolutions": {
+            str(res): h3_one(key, res, quick) for res in H3_RESOLUTIONS[key]}}
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+WORLD = common.REPO / "src" / "sitaware" / "web" / "static" / "web" / "vendor" / "world-atlas" / "countries-50m.geojson"
+CAR_REFERENCE_MODELS = {"last_period": LastPeriod, "last_365_days": lambda: LastDays(365), "kde": KernelDensity}
+
+
+def _car_outline() -> np.ndarray:
+    """CAR's outline (lon, lat) from the Natural Earth 1:50m countries the web map already vendors."""
+    world = json.loads(WORLD.read_text(encoding="utf-8"))
+    shape = next(f for f in world["features"] if f["properties"]["name"] == "Central African Rep.")["geometry"]
+    return np.array(shape["coordinates"][0], dtype=float)
+
+
+def _degree_cells(kind: str, lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, int]]:
+    """0.5-degree cells (anchored at 14 E, 2 N like the scan-statistic grid) of one study-area convention."""
+    ix, iy = np.floor((lon - 14.0) / 0.5).astype(int), np.floor((lat - 2.0) / 0.5).astype(int)
+    ever = set(zip(ix.tolist(), iy.tolist(), strict=True))
+    if kind == "ever":
+        return sorted(ever)
+    if kind == "bbox":
+        return [(i, j) for i in range(ix.min(), ix.max() + 1) for j in range(iy.min(), iy.max() + 1)]
+    if kind == "ever+ring":
+        return sorted({(i + a, j + b) for i, j in ever for a in (-1, 0, 1) for b in (-1, 0, 1)})
+    outline = _car_outline()  # "car": every cell that overlaps the country (10 x 10 sample points per cell)
+    bx, by = np.floor((outline[:, 0] - 14.0) / 0.5).astype(int), np.floor((outline[:, 1] - 2.0) / 0.5).astype(int)
+    frac = (np.arange(10) + 0.5) / 10
+    cells = []
+    for i in range(bx.min(), bx.max() + 1):
+        for j in range(by.min(), by.max() + 1):
+            gx, gy = np.meshgrid(14.0 + (i + frac) * 0.5, 2.0 + (j + frac) * 0.5)
+            if points_in_polygon(gx.ravel(), gy.ravel(), outline).any():
+                cells.append((i, j))
+    return cells
+
+
+# Study-area and flagging conventions tried against the issue's CAR reference (docs/forecasting.md, "CAR
+# reference numbers"): (label, cells, universe, first origin year, only_positive). The first row is the project's
+# own convention; the last is the closest joint match found.
+CAR_CONVENTIONS = (
+    ("project default: 0.5 deg, cells with an event, 2013-2022, whole budget", "deg", "ever", 2013, False),
+    ("0.5 deg, cells with an event, 2013-2022, only cells with score > 0", "deg", "ever", 2013, True),
+    ("0.5 deg, cells with an event, 2000-2022, whole budget", "deg", "ever", 2000, False),
+    ("0.5 deg, cells overlapping CAR, 2013-2022, whole budget", "deg", "car", 2013, False),
+    ("0.5 deg, bounding box of the events, 2013-2022, whole budget", "deg", "bbox", 2013, False),
+    ("0.5 deg, cells with an event + neighbours, 2013-2022, whole budget", "deg", "ever+ring", 2013, False),
+    ("H3 res 4, cells with an event, 2013-2022, whole budget", 4, "ever", 2013, False),
+    ("H3 res 3, cells with an event + neighbours, 2013-2022, whole budget", 3, "ever+ring", 2013, False),
+    ("H3 res 3, cells with an event + neighbours, 2013-2022, only cells with score > 0", 3, "ever+ring", 2013, True),
+)
+
+
+def car_reference(quick: bool) -> dict[str, Any]:
+    """The issue's CAR reference (1 month, mean PAI@5%: last period 7.7, last 365 days 7.3, KDE 6.1) under each
+    convention of CAR_CONVENTIONS: which cells make the study area A, which origins, which flagging rule. Same
+    events as `car` (where_prec and date_prec <= 3), calendar-month windows, untuned baselines."""
+    import h3
+
+    data = read_ucdp_ged(DATA / "events" / "ucdp_ged_caf" / "ged231_caf_detection.csv")
+    rows = []
+    for label, cells, universe, first_year, only_positive in CAR_CONVENTIONS:
+        if cells == "deg":
+            grid = degree_grid(data.projection, 14.0, 2.0, 0.5, data.lon, data.lat)
+            grid = rect_grid(grid.x0, grid.y0, grid.dx, grid.dy, _degree_cells(universe, data.lon, data.lat))
+        else:
+            ever = h3_cells_of(data.projection, cells, data.events.x, data.events.y)
+            ring = sorted({n for c in ever for n in h3.grid_disk(c, 1)}) if universe == "ever+ring" else ever
+            grid = h3_grid(data.projection, cells, ring)
+        last = dt.date(first_year + 1, 12, 1) if quick else dt.date(2022, 12, 1)
+        windows = monthly_windows(dt.date(first_year, 1, 1), last)
+        results = rolling_origin(data.events, grid, CAR_REFERENCE_MODELS, windows, shares=(0.05,),
+                                 only_positive=only_positive)
+        summary = summarise(results, "pai@0.05")
+        means = {m: round(v["mean"], 2) for m, v in summary.items()}
+        gap = max(abs(means[m] - REFERENCE_CAR_PAI_5[m]) for m in REFERENCE_CAR_PAI_5)
+        rows.append({"convention": label, "cells": grid.size, "origins": len(windows),
+                     "scored": summary["last_365_days"]["n"], "mean_pai@0.05": means, "max_abs_gap": round(gap, 2)})
+        print(f"  {label}: {grid.size} cells, {means}, max gap {gap:.2f}", flush=True)
+    return {"machine": common.machine_facts(), "reference": REFERENCE_CAR_PAI_5, "rows": rows}
+
+
+def _car_reference_section(r: dict[str, Any]) -> list[str]:
+    m = r["machine"]
+    ref = r["reference"]
+    lines = [f"Generated by `python -m bench.bench_forecast --only car_reference` on {m['taken_at']} (commit "
+             f"{m['git_commit']}). CAR, 1 month, mean PAI at 5% of the area; reference: last period "
+             f"{ref['last_period']}, last 365 days {ref['last_365_days']}, KDE {ref['kde']}.", "",
+             "Origins: monthly; months without an event are skipped (PAI is undefined), the count in brackets.", "",
+             "| convention | cells | origins (with events) | last period | last 365 days | KDE | largest gap to the "
+             "reference |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        v = row["mean_pai@0.05"]
+        lines.append(f"| {row['convention']} | {row['cells']} | {row['origins']} ({row.get('scored', '-')}) | "
+                     f"{v['last_period']:.2f} | "
+                     f"{v['last_365_days']:.2f} | {v['kde']:.2f} | {row['max_abs_gap']:.2f} |")
+    return [*lines, ""]
 
 
 def ensign(seeds: int = 40) -> dict[str, Any]:
@@ -593,6 +821,55 @@ def _portland_600ft_section(p: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _h3_section(h: dict[str, Any]) -> list[str]:
+    """Per series, resolution and horizon: every model's mean PAI and log score, the best baseline, SEPP minus it,
+    and what the risk map's default is there (riskmap.default_model follows this table; a test checks it)."""
+    m = h["machine"]
+    lines = [f"Generated by `python -m bench.bench_forecast --only h3` on {m['taken_at']} ({m['cpus']} cores, load "
+             f"{m['load_average_at_start'][0]:.1f}, commit {m['git_commit']}); {h['seconds']} s.", "",
+             f"Decision metric: mean {h['decision_metric'].replace('pai@0.05', 'PAI at 5% of the area')}. "
+             "Best baseline = the highest mean among the risk map's baselines (random excluded); SEPP is the "
+             "default only where its paired bootstrap 95% interval against that baseline is above zero.", ""]
+    if h.get("note"):
+        lines += [f"Run note: {h['note']}.", ""]
+    metric = h["decision_metric"]
+    lines += ["Summary (mean PAI at 5%):", "",
+              "| series | H3 res | cells | horizon | origins | best baseline | last 365 days | SEPP | SEPP - best "
+              "[95%] | best - last 365 days [95%] | default |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, series in h["series"].items():
+        for res, r in series["resolutions"].items():
+            for label, d in r["horizons"].items():
+                s = d["summary"][metric]
+                best = d["best_baseline"]
+                vs365 = ("-" if best == "last_365_days" else
+                         _ci(d["bootstrap_vs_last_365_days"][metric].get(best)))
+                lines.append(f"| {key} | {res} | {r['cells']} | {label} | {d['origins']} | {best} "
+                             f"{s[best]['mean']:.2f} | {s['last_365_days']['mean']:.2f} | {s['sepp']['mean']:.2f} | "
+                             f"{_ci(d['bootstrap_vs_best'][metric].get('sepp'))} | {vs365} | **{d['winner']}** |")
+    lines.append("")
+    for key, series in h["series"].items():
+        for res, r in series["resolutions"].items():
+            for label, d in r["horizons"].items():
+                s = d["summary"]
+                models = list(s[h["decision_metric"]])
+                lines += [f"#### {key}, H3 resolution {res} ({r['cells']} cells), {label} ({d['origins']} origins)",
+                          "", "| model | PAI@1% | PAI@5% | PAI@10% | PEI*@5% | log score | PAI@5% - best baseline "
+                          "[95%] | PAI@5% - last 365 days [95%] |", "|---|---|---|---|---|---|---|---|"]
+                for mname in models:
+                    vals = [s[k][mname]["mean"] for k in ("pai@0.01", "pai@0.05", "pai@0.1", "pei@0.05", "log_score")]
+                    cells = [f"{v:.2f}" if v is not None else "-" for v in vals[:3]]
+                    cells.append(f"{vals[3]:.3f}" if vals[3] is not None else "-")
+                    cells.append(f"{vals[4]:.1f}" if vals[4] is not None else "-")
+                    best = ("(best)" if mname == d["best_baseline"] else
+                            _ci(d["bootstrap_vs_best"][h["decision_metric"]].get(mname)))
+                    l365 = ("0" if mname == "last_365_days" else
+                            _ci(d["bootstrap_vs_last_365_days"][h["decision_metric"]].get(mname)))
+                    lines.append(f"| {mname} | " + " | ".join(cells) + f" | {best} | {l365} |")
+                lines += ["", f"Best baseline: **{d['best_baseline']}**; SEPP beats it: "
+                          f"{'yes' if d['sepp_beats_best'] else 'no'}; default here: **{d['winner']}**.", ""]
+    return lines
+
+
 def _reference_check_section(r: dict[str, Any]) -> list[str]:
     lines = ["### Portland: where the reference 8.3 can come from (last 365 days, 1 week, fixed flagged area)", "",
              "| cells | grid anchor | origins | study area sq mi | flagged sq mi | mean PAI | median PAI |",
@@ -632,46 +909,94 @@ def _write_doc(section: str) -> None:
         DOC.write_text(pattern.sub(lambda m: m.group(1) + section + m.group(2), text), encoding="utf-8")
 
 
+def _write_doc_block(name: str, section: str) -> None:
+    """Replace the text between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` (a block that a partial
+    run can regenerate on its own, from its own results)."""
+    if not DOC.exists():
+        return
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(<!-- bench:{name}:start -->\n).*?(<!-- bench:{name}:end -->)", re.S)
+    if pattern.search(text):
+        DOC.write_text(pattern.sub(lambda m: m.group(1) + section.rstrip("\n") + "\n" + m.group(2), text),
+                       encoding="utf-8")
+
+
+# Sections a partial run (--only) can redo on their own and merge into the existing results file; each has its
+# own doc block. The main generated block needs the full run (its tables are not kept in the JSON).
+PARTIAL = ("h3", "car_reference")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two years of CAR, three months of Portland, 1k+10k")
     parser.add_argument("--no-portland", action="store_true")
+    parser.add_argument("--only", default="", help=f"comma-separated sections of {PARTIAL}: run only these and "
+                        "merge them into the existing results file (the other sections are kept as they are)")
+    parser.add_argument("--render", action="store_true", help="only rewrite the doc blocks of the partial sections "
+                        "from the existing results file")
     args = parser.parse_args()
-    payload: dict[str, Any] = {"machine": common.machine_facts()}
-    tables: dict[str, str] = {}
-    print("CAR ...", flush=True)
-    payload["car"], tables["car"] = car(args.quick)
-    print("  mean PAI@0.05", {k: round(v["mean"], 2) for k, v in payload["car"]["summary"]["pai@0.05"].items()})
-    if not args.no_portland:
-        print("Portland ...", flush=True)
-        payload["portland"], tables["portland"] = portland(args.quick)
-        print("  mean PAI@0.05",
-              {k: round(v["mean"], 2) for k, v in payload["portland"]["summary"]["pai@0.05"].items()})
-        print("Portland, NIJ-style cells ...", flush=True)
-        payload["portland_nij_style"] = portland_nij_style(args.quick)
-        print("  mean PAI", {k: round(v["mean"], 2) for k, v in payload["portland_nij_style"]["summary"].items()})
-        print("Portland, 600 ft cells, NIJ flagged areas ...", flush=True)
-        payload["portland_600ft"] = portland_600ft(args.quick)
-        print("Portland, reference check ...", flush=True)
-        payload["portland_reference_check"] = portland_reference_check()
-    print("Oakland feedback simulation ...", flush=True)
-    payload["oakland"] = oakland()
-    print("  ", {k: v["top_share_gap"] for k, v in payload["oakland"]["runs"].items()})
-    print("Ensign urn ...", flush=True)
-    payload["ensign"] = ensign()
-    print("  ", payload["ensign"])
-    print("SEPP recovery ...", flush=True)
-    payload["recovery"] = recovery()
-    print("SEPP timing ...", flush=True)
-    payload["timing"] = timing((1_000, 10_000) if args.quick else (1_000, 10_000, 100_000))
-    common.RESULTS.mkdir(parents=True, exist_ok=True)
     name = "forecast-quick.json" if args.quick else "forecast.json"
     path = common.RESULTS / name
+    if args.render:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        _write_partial_docs(payload)
+        return
+    if args.only:
+        only = [s for s in args.only.split(",") if s]
+        unknown = sorted(set(only) - set(PARTIAL))
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(unknown)}; use {', '.join(PARTIAL)}")
+        payload = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        for section in only:
+            print(f"{section} ...", flush=True)
+            payload[section] = _clean(SECTIONS[section](args.quick))
+    else:
+        payload = {"machine": common.machine_facts()}
+        tables: dict[str, str] = {}
+        print("CAR ...", flush=True)
+        payload["car"], tables["car"] = car(args.quick)
+        print("  mean PAI@0.05", {k: round(v["mean"], 2) for k, v in payload["car"]["summary"]["pai@0.05"].items()})
+        print("CAR reference conventions ...", flush=True)
+        payload["car_reference"] = car_reference(args.quick)
+        if not args.no_portland:
+            print("Portland ...", flush=True)
+            payload["portland"], tables["portland"] = portland(args.quick)
+            print("  mean PAI@0.05",
+                  {k: round(v["mean"], 2) for k, v in payload["portland"]["summary"]["pai@0.05"].items()})
+            print("Portland, NIJ-style cells ...", flush=True)
+            payload["portland_nij_style"] = portland_nij_style(args.quick)
+            print("  mean PAI", {k: round(v["mean"], 2) for k, v in payload["portland_nij_style"]["summary"].items()})
+            print("Portland, 600 ft cells, NIJ flagged areas ...", flush=True)
+            payload["portland_600ft"] = portland_600ft(args.quick)
+            print("Portland, reference check ...", flush=True)
+            payload["portland_reference_check"] = portland_reference_check()
+            print("H3 cells, both series ...", flush=True)
+            payload["h3"] = h3_series(args.quick)
+        print("Oakland feedback simulation ...", flush=True)
+        payload["oakland"] = oakland()
+        print("  ", {k: v["top_share_gap"] for k, v in payload["oakland"]["runs"].items()})
+        print("Ensign urn ...", flush=True)
+        payload["ensign"] = ensign()
+        print("  ", payload["ensign"])
+        print("SEPP recovery ...", flush=True)
+        payload["recovery"] = recovery()
+        print("SEPP timing ...", flush=True)
+        payload["timing"] = timing((1_000, 10_000) if args.quick else (1_000, 10_000, 100_000))
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_clean(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     if not args.quick:
-        _write_doc(_doc_section(payload, tables))
+        if not args.only:
+            _write_doc(_doc_section(payload, tables))
+        _write_partial_docs(payload)
         print(f"updated {DOC}")
+
+
+def _write_partial_docs(payload: dict[str, Any]) -> None:
+    if "h3" in payload:
+        _write_doc_block("h3", "\n".join(_h3_section(payload["h3"])))
+    if "car_reference" in payload:
+        _write_doc_block("car-reference", "\n".join(_car_reference_section(payload["car_reference"])))
 
 
 def _clean(value: Any) -> Any:
@@ -686,6 +1011,8 @@ def _clean(value: Any) -> Any:
         return None
     return value
 
+
+SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {"h3": h3_series, "car_reference": car_reference}
 
 if __name__ == "__main__":
     main()

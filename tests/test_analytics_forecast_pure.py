@@ -65,10 +65,12 @@ def test_risk_map_is_deterministic_ranked_and_explained():
     assert abs(sum(c["expected"] for c in a.cells) - a.total_expected) < 1e-2
 
 
-def test_few_events_fall_back_to_last_365_days_and_nothing_after_origin_is_used():
+def test_few_events_fall_back_to_the_best_baseline_and_nothing_after_origin_is_used():
     grid, projection, lon, lat, t = _simulated()
     few = riskmap.compute(grid, projection, lon[:30], lat[:30], t[:30], 400.0, 7.0)
-    assert few.model == "last_365_days" and few.n_training_events == 30
+    setting = riskmap.evaluated_setting(7.0, 8)
+    assert few.model == setting.best_baseline != "sepp" and few.n_training_events == 30
+    assert few.fit["default_from"]["resolution"] == setting.resolution
     # Events after the origin are dropped, never trained on.
     early = riskmap.compute(grid, projection, lon, lat, t, 100.0, 7.0)
     assert early.n_training_events == int((t < 100).sum())

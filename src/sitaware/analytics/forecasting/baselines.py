@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,16 +71,87 @@ class LastDays(_Fitted):
         return Forecast(score=expected, expected=expected)
 
 
+# Up to this many cells the kernel between cell centres is a dense cells x cells matrix (2,000 cells: 32 MB);
+# above it (fine H3 cells, up to the risk map's 20,000) only pairs closer than KERNEL_CUTOFF_SIGMAS bandwidths
+# are kept, which drops less than exp(-8) = 0.03% of a cell's kernel mass.
+DENSE_KERNEL_MAX_CELLS = 2_000
+KERNEL_CUTOFF_SIGMAS = 4.0
+
+
 def _gaussian_mass(d2: np.ndarray, bandwidth: float) -> np.ndarray:
     """Row-normalised Gaussian weights between cells: where one cell's events spread to."""
     k = np.exp(-d2 / (2.0 * bandwidth * bandwidth))
     return k / k.sum(axis=1, keepdims=True)
 
 
+class _CellKernel:
+    """Gaussian spreading of per-cell counts between cell centres, built once per grid and bandwidth set.
+
+    The grid is fixed over a rolling evaluation, so the distances are kept (on the grid object) and reused at
+    every origin instead of being rebuilt: the dense matrix for small grids, the near pairs for large ones.
+    """
+
+    def __init__(self, centres: np.ndarray, max_bandwidth: float) -> None:
+        self.size = len(centres)
+        self.cutoff = KERNEL_CUTOFF_SIGMAS * max_bandwidth
+        if self.size <= DENSE_KERNEL_MAX_CELLS:
+            self.cutoff = math.inf  # every pair is kept
+            self.d2: np.ndarray | None = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        else:
+            self.d2 = None
+            self.near = _near_pairs(centres, self.cutoff)
+
+    def mass(self, counts: np.ndarray, bandwidth: float) -> np.ndarray:
+        """Σ_i counts_i · K(i, ·) / Σ_j K(i, j): each cell's events spread over the cells, mass preserved."""
+        if self.d2 is not None:
+            return counts @ _gaussian_mass(self.d2, bandwidth)
+        from scipy import sparse
+
+        near = self.near
+        k = sparse.csr_matrix((np.exp(near.data * np.float32(-1.0 / (2.0 * bandwidth * bandwidth))), near.indices,
+                               near.indptr), shape=near.shape)
+        rows = np.asarray(k.sum(axis=1), dtype=float).ravel() + 1.0  # + 1: the cell itself (distance 0)
+        spread = counts / rows
+        return np.asarray(k @ spread, dtype=float).ravel() + spread  # k is symmetric: k.T @ spread == k @ spread
+
+
+def _near_pairs(centres: np.ndarray, cutoff: float, chunk: int = 2048) -> Any:
+    """Squared distances (float32) between different cells closer than `cutoff`, as a CSR matrix built chunk by
+    chunk of rows, so the peak memory stays near the result's (8 bytes a pair: 20,000 H3 cells at the widest
+    bandwidth hold ~17 million pairs, ~135 MB)."""
+    from scipy import sparse
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(centres)
+    indices, data, counts = [], [], []
+    for start in range(0, len(centres), chunk):
+        block = cKDTree(centres[start:start + chunk])
+        pairs = block.sparse_distance_matrix(tree, cutoff, output_type="ndarray")
+        i, j = pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64)
+        keep = i != j
+        order = np.lexsort((j[keep], i[keep]))
+        indices.append(j[keep][order].astype(np.int32))
+        data.append((pairs["v"][keep][order] ** 2).astype(np.float32))
+        counts.append(np.bincount(i[keep] - start, minlength=min(chunk, len(centres) - start)))
+        del pairs, i, j, keep, order
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    return sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr),
+                             shape=(len(centres), len(centres)))
+
+
+def _cell_kernel(grid: Grid, max_bandwidth: float) -> _CellKernel:
+    cached = getattr(grid, "_kde_kernel", None)
+    if cached is None or cached.size != grid.size or cached.cutoff < KERNEL_CUTOFF_SIGMAS * max_bandwidth:
+        cached = _CellKernel(grid.centres, max_bandwidth)
+        object.__setattr__(grid, "_kde_kernel", cached)
+    return cached
+
+
 class KernelDensity(_Fitted):
     """Gaussian KDE over cell centres, with the bandwidth picked by the likelihood of the last training period.
 
-    Events are binned to their cell first (so the kernel runs cell-to-cell: O(C²), not O(N·C)). At predict time the
+    Events are binned to their cell first (so the kernel runs cell-to-cell: O(C²), not O(N·C); on grids above
+    DENSE_KERNEL_MAX_CELLS only pairs within KERNEL_CUTOFF_SIGMAS bandwidths). At predict time the
     training data are split into history [.., origin - horizon) and validation [origin - horizon, origin); each
     candidate bandwidth (multiples of the cell spacing) is scored by the multinomial log-likelihood of the
     validation counts under the history KDE mixed with 0.1% uniform (so an empty cell is not -inf). Ties and an
@@ -96,21 +168,20 @@ class KernelDensity(_Fitted):
         self.mix_uniform = mix_uniform
         self.bandwidth: float | None = None
 
-    def _density(self, counts: np.ndarray, d2: np.ndarray, bandwidth: float) -> np.ndarray:
-        mass = counts @ _gaussian_mass(d2, bandwidth)
+    def _density(self, counts: np.ndarray, kernel: _CellKernel, bandwidth: float) -> np.ndarray:
+        mass = kernel.mass(counts, bandwidth)
         total = mass.sum()
         return mass / total if total > 0 else np.full(counts.size, 1.0 / counts.size)
 
     def predict(self, horizon: float) -> Forecast:
         start = self.origin - self.window_days if self.window_days else -np.inf
-        c = self.grid.centres
-        d2 = ((c[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
         candidates = [b * self.grid.spacing for b in self.bandwidths_in_cells]
+        kernel = _cell_kernel(self.grid, max(candidates))
         history = self._counts(start, self.origin - horizon)
         validation = self._counts(self.origin - horizon, self.origin)
         best, best_ll = candidates[0], -np.inf
         for bw in candidates:
-            p = (1 - self.mix_uniform) * self._density(history, d2, bw) + self.mix_uniform / self.grid.size
+            p = (1 - self.mix_uniform) * self._density(history, kernel, bw) + self.mix_uniform / self.grid.size
             ll = float((validation * np.log(p)).sum())
             if ll > best_ll + 1e-12:
                 best, best_ll = bw, ll
@@ -120,7 +191,7 @@ class KernelDensity(_Fitted):
             days = self.window_days
         else:
             days = max(self.origin - float(self.events.t[0]), horizon) if len(self.events) else horizon
-        expected = self._density(counts, d2, best) * counts.sum() * (horizon / days)
+        expected = self._density(counts, kernel, best) * counts.sum() * (horizon / days)
         return Forecast(score=expected, expected=expected)
 
 

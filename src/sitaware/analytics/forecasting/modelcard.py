@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .riskmap import MIN_EVENTS_FOR_SEPP, MODELS, SEPP_MAX_HORIZON_DAYS, SEPP_MAX_RESOLUTION, SEPP_WINDOW_DAYS
+from .riskmap import EVALUATED, MIN_EVENTS_FOR_SEPP, MODELS, SEPP_WINDOW_DAYS
 from .version import VERSION
 
 BASELINE = "last_365_days"
@@ -28,6 +28,8 @@ DESCRIPTIONS = {
     "last_365_days": "Counts per cell over the last 365 days, scaled to the horizon.",
     "last_period": ("Counts per cell over the last period of the horizon's length (the next period looks like the "
                     "last)."),
+    "kde": ("Gaussian kernel density over cell centres of all past events, bandwidth chosen by the likelihood of "
+            "the last training period."),
     "kde_365_days": ("Gaussian kernel density over cell centres of the last 365 days' events, bandwidth chosen by "
                      "the likelihood of the last training period."),
     "prospective_hotspot": ("Prospective hot-spotting (Bowers, Johnson & Pease 2004): recent events (8 weeks) raise "
@@ -40,10 +42,14 @@ LIMITS = {
         "Offspring of events inside the horizon are not added (first generation only): for horizons much longer "
         "than 1/omega the triggered part is understated.",
         "Per-cell ranges are Poisson 5-95% ranges of the expected count; parameter uncertainty is not included.",
-        f"It is the default only with at least {MIN_EVENTS_FOR_SEPP} training events, a horizon of at most "
-        f"{SEPP_MAX_HORIZON_DAYS:g} days and regional cells (H3 resolution {SEPP_MAX_RESOLUTION} or coarser), where "
-        "the evaluation found it better than the best baseline; otherwise the default is last 365 days.",
+        "It is the default only where the evaluation on H3 cells found it better than the best baseline with a "
+        "paired 95% interval above zero (" + (", ".join(f"{e.series} resolution {e.resolution}, {e.horizon_days:g} "
+                                                        "days" for e in EVALUATED if e.sepp_beats_best) or "nowhere")
+        + f") and with at least {MIN_EVENTS_FOR_SEPP} training events; elsewhere the best baseline of the nearest "
+        "evaluated setting is.",
     ],
+    "kde": ["Uses all history: a place that was violent years ago keeps a raised level; smooths over sharp local "
+            "differences."],
     "last_365_days": ["Flags the same cells for a long time (long memory): watch the concentration report."],
     "last_period": ["Sparse: most cells get zero; noisy for short horizons."],
     "kde_365_days": ["Smooths over places with no events, which can hide sharp local differences."],
@@ -61,6 +67,29 @@ def _interval(boot: dict[str, Any] | None) -> str:
     if not boot or not boot.get("n"):
         return "-"
     return f"{_f(boot['mean_diff'])} [{_f(boot['lo'])}, {_f(boot['hi'])}]"
+
+
+def _h3_lines(name: str, h3: dict[str, Any] | None) -> list[str]:
+    """Accuracy on the risk map's own cells (H3) per series, resolution and horizon, and where this model is the
+    default (riskmap.EVALUATED, the same evaluation)."""
+    if not h3:
+        return []
+    run = h3.get("machine", {})
+    lines = ["", f"On H3 cells (what the risk map uses; run {run.get('taken_at', '-')}, commit "
+             f"{run.get('git_commit', '-')}), mean PAI at 5% of the area; difference = this model minus the best "
+             "baseline of that setting (paired bootstrap 95% interval):", "",
+             "| series | H3 resolution | cells | horizon | origins | PAI@5% | best baseline | difference | default "
+             "there |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, series in h3.get("series", {}).items():
+        for res, r in series.get("resolutions", {}).items():
+            for label, d in r.get("horizons", {}).items():
+                metric = h3.get("decision_metric", "pai@0.05")
+                mean = d["summary"][metric].get(name, {}).get("mean")
+                best = d["best_baseline"]
+                diff = "(itself)" if name == best else _interval(d["bootstrap_vs_best"][metric].get(name))
+                lines.append(f"| {key} | {res} | {r['cells']} | {label} | {d['origins']} | {_f(mean)} | {best} | "
+                             f"{diff} | {'yes' if d['winner'] == name else 'no'} |")
+    return lines
 
 
 def render(model: str, results: dict[str, Any]) -> str:
@@ -138,6 +167,7 @@ def render(model: str, results: dict[str, Any]) -> str:
     three = results.get("car", {}).get("three_month_horizon_pai@0.05", {}).get(name, {}).get("mean")
     if three is not None:
         lines += ["", f"CAR with a three-month horizon: mean PAI@5% {_f(three)}."]
+    lines += _h3_lines(name, results.get("h3"))
     lines += ["", "## Attention concentration (5% of the area flagged at every origin)", "",
               "| series | Gini of flag frequency | top 10% of cells' share | longest streak | warnings |",
               "|---|---|---|---|---|"]

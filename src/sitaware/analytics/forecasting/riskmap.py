@@ -13,6 +13,7 @@ recent events.
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +29,8 @@ from .grid import H3Grid, LocalProjection, h3_grid
 from .sepp import SEPP, SEPPConvergenceWarning
 from .weighting import replicate
 
-# docs/forecasting.md: SEPP is best on CAR (PAI@5% 7.05 vs 6.36) and ties last 365 days on Portland; with
-# little data its EM has nothing to learn triggering from, so below this many training events the default
-# falls back to the best baseline (last 365 days).
+# With little data SEPP's EM has nothing to learn triggering from: below this many training events the default is
+# the evaluated setting's best baseline even where SEPP won.
 MIN_EVENTS_FOR_SEPP = 50
 SEPP_WINDOW_DAYS = 730.0  # SEPP's background is constant in time: two years keep it close to the present
 LONG_TERM_DAYS = 365.0
@@ -47,24 +47,63 @@ MODELS: dict[str, Callable[[H3Grid], Model]] = {
     "sepp": _sepp,
     "last_365_days": lambda grid: LastDays(365),
     "last_period": lambda grid: LastPeriod(),
+    "kde": lambda grid: KernelDensity(),
     "kde_365_days": lambda grid: KernelDensity(window_days=365),
     "prospective_hotspot": lambda grid: ProspectiveHotspot(),
 }
 
 
-# Where the rolling-origin evaluation (docs/forecasting.md, "Horizons and the default model") found the
-# self-exciting model better than the best baseline with a paired interval above zero: regional cells (the
-# CAR series, 0.5-degree cells, about H3 resolution 4-5) at a one-month horizon. Everywhere else it did not,
-# so the best baseline, last 365 days, is the default there.
-SEPP_MAX_RESOLUTION = 5
-SEPP_MAX_HORIZON_DAYS = 31.0
+@dataclass(frozen=True)
+class Evaluated:
+    """One evaluated setting of the H3 evaluation (bench/results/forecast.json, section "h3")."""
+
+    series: str  # "car" (armed conflict, country-wide) or "portland" (city burglary)
+    resolution: int
+    horizon_days: float
+    best_baseline: str  # highest mean PAI at 5% of the area among the baselines
+    sepp_beats_best: bool  # SEPP minus that baseline: paired bootstrap 95% interval above zero
 
 
-def default_model(n_training_events: int, horizon_days: float = 30.0, resolution: int = SEPP_MAX_RESOLUTION) -> str:
-    if (n_training_events >= MIN_EVENTS_FOR_SEPP and horizon_days <= SEPP_MAX_HORIZON_DAYS
-            and resolution <= SEPP_MAX_RESOLUTION):
+# The rolling-origin evaluation of the risk map's own models on H3 cells (`python -m bench.bench_forecast --only
+# h3`; docs/forecasting.md, "The default model"). tests/test_forecast_h3.py fails when this table differs from
+# bench/results/forecast.json, so the default cannot drift away from the evidence.
+EVALUATED: tuple[Evaluated, ...] = (
+    Evaluated("car", 5, 30.0, "last_365_days", False),
+    Evaluated("car", 5, 91.0, "last_365_days", False),
+    Evaluated("car", 6, 30.0, "last_365_days", True),
+    Evaluated("car", 6, 91.0, "last_365_days", False),
+    Evaluated("car", 7, 30.0, "last_365_days", True),
+    Evaluated("car", 7, 91.0, "last_365_days", False),
+    Evaluated("portland", 7, 7.0, "prospective_hotspot", False),
+    Evaluated("portland", 7, 14.0, "last_365_days", False),
+    Evaluated("portland", 7, 28.0, "last_365_days", False),
+    Evaluated("portland", 8, 7.0, "kde", False),
+    Evaluated("portland", 8, 14.0, "kde", False),
+    Evaluated("portland", 8, 28.0, "kde", False),
+    Evaluated("portland", 9, 7.0, "kde", False),
+    Evaluated("portland", 9, 14.0, "kde", False),
+    Evaluated("portland", 9, 28.0, "kde", False),
+)
+
+
+def evaluated_setting(horizon_days: float, resolution: int) -> Evaluated:
+    """The evaluated setting closest to a request: nearest H3 resolution first, then nearest horizon (by ratio, so
+    9 days is nearer 7 than 14, 10 days nearer 14). Where both series were evaluated at a resolution (7), the
+    horizon decides."""
+    def distance(e: Evaluated) -> tuple[int, float, str]:
+        return abs(e.resolution - resolution), abs(math.log(max(horizon_days, 1.0) / e.horizon_days)), e.series
+
+    return min(EVALUATED, key=distance)
+
+
+def default_model(n_training_events: int, horizon_days: float = 30.0, resolution: int = 5) -> str:
+    """What the evaluation supports for this cell size and horizon: SEPP where it beat the best baseline with a
+    paired interval above zero (and only with at least MIN_EVENTS_FOR_SEPP training events, below which EM has
+    nothing to learn triggering from), otherwise that setting's best baseline."""
+    setting = evaluated_setting(horizon_days, resolution)
+    if setting.sepp_beats_best and n_training_events >= MIN_EVENTS_FOR_SEPP:
         return "sepp"
-    return "last_365_days"
+    return setting.best_baseline
 
 
 @dataclass
@@ -121,6 +160,11 @@ def compute(grid: H3Grid, projection: LocalProjection, lon: np.ndarray, lat: np.
     expected = np.asarray(forecast.expected if forecast.expected is not None else forecast.score, dtype=float)
     lower, upper = (forecast.lower, forecast.upper) if forecast.lower is not None else poisson_range(expected)
     fit: dict[str, Any] = {"model": name, "converged": True}
+    if model == "default":  # say which evaluated setting the default came from (docs/forecasting.md)
+        setting = evaluated_setting(horizon, grid.resolution)
+        fit["default_from"] = {"series": setting.series, "resolution": setting.resolution,
+                               "horizon_days": setting.horizon_days, "best_baseline": setting.best_baseline,
+                               "sepp_beats_best": setting.sepp_beats_best}
     background = None
     if isinstance(fitted, SEPP) and fitted.params is not None:
         p = fitted.params

@@ -12,7 +12,7 @@ from pathlib import Path
 from sitaware.core.sourcehash import source_hash
 
 # Bump when a model's behaviour changes (new defaults, new model, changed metric); the hash catches the rest.
-VERSION = "forecast-1.0"
+VERSION = "forecast-1.1"  # 1.1: default model chosen per H3 setting (riskmap.EVALUATED); all-history KDE
 
 # The modules whose code decides what a forecast says. Reports and readers (evaluation, datasets, modelcard)
 # are left out: changing a report does not change a single forecast.
