@@ -272,12 +272,28 @@ def decide(request: HttpRequest, assessment_id: str, payload: AssessmentDecision
 @router.get("/frameworks/{framework_id}/report.xlsx", summary="The indicator table with targets and traffic "
             "lights as an XLSX workbook (totals; figures you may not see in full are marked partial)")
 @answers_errors
-def report_xlsx(request: HttpRequest, framework_id: str, since: dt.date | None = None, until: dt.date | None = None):
+def report_xlsx(request: HttpRequest, framework_id: str, since: dt.date | None = None, until: dt.date | None = None,
+                language: str | None = None):
+    return _report(request, framework_id, "xlsx", since, until, language)
+
+
+@router.get("/frameworks/{framework_id}/report.pdf", summary="The periodic performance report as PDF: cover, "
+            "summary, indicator table with traffic lights, charts, maps by area, the assessment's narrative")
+@answers_errors
+def report_pdf(request: HttpRequest, framework_id: str, since: dt.date | None = None, until: dt.date | None = None,
+               language: str | None = None):
+    return _report(request, framework_id, "pdf", since, until, language)
+
+
+def _report(request: HttpRequest, framework_id: str, fmt: str, since: Any, until: Any, language: str | None):
     from django.http import HttpResponse
 
     from sitaware.assessment import report
 
-    fw, content = report.build(request_actor(request), framework_id, since=since, until=until)
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="{fw.code}-v{fw.version}-indicators.xlsx"'
+    if language not in (None, *report.LANGUAGES):
+        raise AssessmentValidationError([{"field": "language", "message": _("use en or fr")}])
+    _fw, content, content_type, name = report.render(request_actor(request), framework_id, fmt=fmt,
+                                                      language=language, since=since, until=until)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

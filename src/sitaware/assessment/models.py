@@ -230,3 +230,7 @@ class Assessment(models.Model):
     status = models.CharField(max_length=10, choices=AssessmentStatus.choices, default=AssessmentStatus.OPEN)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+
+# Dashboards live in their own module of the app; imported here so that Django registers them.
+from sitaware.assessment.dashboards.models import Dashboard, DashboardWidget  # noqa: E402,F401

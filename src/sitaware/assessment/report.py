@@ -1,26 +1,113 @@
-"""The indicator table as an XLSX workbook: targets, latest values and traffic lights, for one framework.
+"""The periodic performance report of one framework, as an XLSX workbook (this module) or a PDF
+(`report_pdf`): targets, values and traffic lights, in the reader's language.
 
 Built from what the viewer may see (`values.read_values`), so a report never holds a figure its reader could
-not open in the application; figures recomputed over a narrower scope are marked partial.
+not open in the application; figures recomputed over a narrower scope are marked partial. `collect` gathers
+what both formats show; `render` is the one entry point for the API and the command.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from sitaware.assessment import lights, values
-from sitaware.assessment.models import Indicator, ResultsFramework
+from sitaware.assessment.models import Assessment, Indicator, ResultsFramework
 from sitaware.assessment.services import get_framework
 from sitaware.core.scope import Actor
 
 FILLS = {lights.GREEN: "63BE7B", lights.AMBER: "FFD966", lights.RED: "F8696B", lights.GREY: "D9D9D9"}
+FORMATS = {"xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+           "pdf": ("application/pdf", "pdf")}
+LANGUAGES = ("en", "fr")
+
+
+@dataclass
+class IndicatorReport:
+    """One indicator as a report shows it: its place in the plan, its totals and its latest area figures."""
+
+    indicator: Indicator
+    totals: list[values.ValueView]
+    by_area: dict[str, values.ValueView] = field(default_factory=dict)  # latest period's figure per area
+
+    @property
+    def latest(self) -> values.ValueView | None:
+        return self.totals[-1] if self.totals else None
+
+    @property
+    def latest_value(self) -> Decimal | None:
+        return _decimal(self.latest.state["value"]) if self.latest else None
+
+    @property
+    def colour(self) -> str:
+        return _light(self.indicator, self.latest_value)
+
+
+@dataclass
+class ReportData:
+    framework: ResultsFramework
+    reader: str
+    produced_at: str
+    since: Any
+    until: Any
+    indicators: list[IndicatorReport]
+    assessment: Assessment | None
+
+    @property
+    def partial(self) -> bool:
+        return any(v.partial for r in self.indicators for v in [*r.totals, *r.by_area.values()])
+
+
+def collect(actor: Actor, framework_id: Any, *, since: Any = None, until: Any = None) -> ReportData:
+    """What a report shows, read within the viewer's scope."""
+    fw = get_framework(actor, framework_id)
+    out = []
+    for ind in fw.indicators.select_related("output__outcome__objective").order_by("code"):
+        rows = values.read_values(actor, ind.id, since=since, until=until)
+        totals = [v for v in rows if not v.state["disaggregation"]]
+        report = IndicatorReport(ind, totals)
+        if report.latest is not None:
+            period = report.latest.state["period_start"]
+            report.by_area = {v.state["disaggregation"]["area"]: v for v in rows
+                              if set(v.state["disaggregation"]) == {"area"} and v.state["period_start"] == period}
+        out.append(report)
+    # The narrative: the latest assessment of this plan within the report's span (decided ones first).
+    assessments = Assessment.objects.filter(framework=fw)
+    if until:
+        assessments = assessments.filter(period_start__lt=until)
+    if since:
+        assessments = assessments.filter(period_end__gt=since)
+    assessment = assessments.order_by("-period_end", "status", "-created_at").first()
+    return ReportData(fw, actor.label, timezone.now().isoformat(timespec="seconds"), since, until, out, assessment)
+
+
+def render(actor: Actor, framework_id: Any, *, fmt: str = "xlsx", language: str | None = None, since: Any = None,
+           until: Any = None) -> tuple[ResultsFramework, bytes, str, str]:
+    """The report as bytes, with its content type and a file name; `language` is en or fr (default: the
+    active one)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; use xlsx or pdf")
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unknown report language {language!r}; use en or fr")
+    with translation.override(language or translation.get_language() or "en"):
+        if fmt == "pdf":
+            from sitaware.assessment import report_pdf
+
+            data = collect(actor, framework_id, since=since, until=until)
+            content = report_pdf.build(actor, data)
+            fw = data.framework
+        else:
+            fw, content = build(actor, framework_id, since=since, until=until)
+        lang = translation.get_language()
+    content_type, extension = FORMATS[fmt]
+    return fw, content, content_type, f"{fw.code}-v{fw.version}-report-{lang}.{extension}"
 
 
 def _light_label(colour: str) -> str:
