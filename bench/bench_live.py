@@ -6,14 +6,14 @@ in as its own analyst: 80 % UN Police analysts, 20 % host-state police analysts.
 records through the records services (half by each organisation, as the importers) at `--rate` per second
 and every client notes when each event arrives. The delay of an event is its arrival time minus the change
 log's `at` of the write (stamped before the transaction, so the figure includes the commit). Target: median
-at most 1 s. `--shared` also runs the server with viewers of one scope group sharing reads (off in the product,
-web/services.GROUP_READ_SECONDS) for comparison.
+at most 1 s. The anchor, run first in the same process, is the same server with every viewer reading for itself
+(web/services.GROUP_READ_SECONDS = 0): what the feed did before viewers of one scope group shared reads.
 
 It also checks what each client was sent against scope: a host-state analyst must never receive a UN Police
 record (the sharing agreement runs only from the host-state police to the UN Police), and every client must
 receive each record it may see exactly once.
 
-    python -m bench.bench_live --backend sqlite --clients 50 --seconds 60 --rate 2 [--shared]
+    python -m bench.bench_live --backend sqlite --clients 50 --seconds 60 --rate 2
 """
 
 from __future__ import annotations
@@ -124,7 +124,10 @@ async def _read_stream(port: int, stream: Stream, session: str, stop: asyncio.Ev
             arrived = time.time()
             while "\n\n" in buffer:
                 message, buffer = buffer.split("\n\n", 1)
-                stream.opened.set()  # the first message (retry:/id:) says the stream is open and has a cursor
+                if message.startswith("id:") or "\nid:" in message:
+                    # The stream has its cursor (the `id:` after `retry:`): from here on nothing can be missed.
+                    # Writing before it would let a slow stream start after the first records, by design.
+                    stream.opened.set()
                 _note(stream, message, arrived)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         if not stop.is_set():
@@ -239,7 +242,7 @@ def measure(backend: str, sessions: list[tuple[str, str, str]], rate: float, sec
                 leaked += bool(times)
         leaked += sum(1 for record_id in s.received if record_id not in origin)  # nothing else was written
     summary = common.percentiles([d * 1000 for d in delays])
-    label = "shared reads (reuse on, not the default)" if shared else "per-viewer reads (the default)"
+    label = "shared reads (now)" if shared else "per-viewer reads (anchor)"
     if not quiet:
         print(f"  {label}: {len(written)} writes, {len(delays)} deliveries: delay p50 {summary.get('p50_ms')} ms, "
               f"p95 {summary.get('p95_ms')} ms, max {summary.get('max_ms')} ms; missing {missing}, duplicated "
@@ -256,7 +259,7 @@ def measure(backend: str, sessions: list[tuple[str, str, str]], rate: float, sec
 
 
 def run(backend: str, clients: int, records: int, rate: float, seconds: float, seed: int,
-        shared: bool, warmup: float) -> dict[str, Any]:
+        anchor: bool, warmup: float) -> dict[str, Any]:
     facts = common.machine_facts(backend)
     print(f"live feed benchmark on {backend}: {clients} clients, {records:,} records, {rate:g} writes/s for "
           f"{seconds:g} s (load {facts['load_average_at_start']})")
@@ -270,29 +273,29 @@ def run(backend: str, clients: int, records: int, rate: float, seconds: float, s
     # caches: measured 10-20x slower, whichever mode came first). An unmeasured warm-up takes that cost.
     if warmup > 0:
         print(f"  warm-up ({warmup:g} s, not measured)")
-        measure(backend, sessions, rate, warmup, seed + 200, shared=False, quiet=True)
-    out["per_viewer"] = measure(backend, sessions, rate, seconds, seed + 100, shared=False)
-    if shared:
-        out["shared"] = measure(backend, sessions, rate, seconds, seed, shared=True)
+        measure(backend, sessions, rate, warmup, seed + 200, shared=True, quiet=True)
+    if anchor:
+        out["per_viewer"] = measure(backend, sessions, rate, seconds, seed + 100, shared=False)
+    out["shared"] = measure(backend, sessions, rate, seconds, seed, shared=True)
     return out
 
 
-# The shared-read server: reuse switched on (it is off by default, see web/services.GROUP_READ_SECONDS).
-SHARED_SERVER = (
+# The anchor: the same server with every viewer reading for itself (reuse of shared reads switched off).
+PER_VIEWER_SERVER = (
     "import sys, uvicorn; from sitaware.asgi import application; import sitaware.web.services as s; "
-    "s.GROUP_READ_SECONDS = 0.25; uvicorn.run(application, host='127.0.0.1', port=int(sys.argv[1]), "
+    "s.GROUP_READ_SECONDS = 0.0; uvicorn.run(application, host='127.0.0.1', port=int(sys.argv[1]), "
     "lifespan='off', log_level='warning', access_log=False)"
 )
 
 
 def _start_server(backend: str, port: int, *, shared: bool) -> subprocess.Popen:
     env = {**os.environ, **common.configure_env(backend, DB_NAME), "PYTHONPATH": str(common.REPO / "src")}
-    if shared:
-        env["DJANGO_SETTINGS_MODULE"] = "sitaware.settings"
-        command = [sys.executable, "-c", SHARED_SERVER, str(port)]
-    else:  # what `sitaware serve` runs
+    if shared:  # what `sitaware serve` runs
         command = [sys.executable, "-m", "uvicorn", "sitaware.asgi:application", "--host", "127.0.0.1", "--port",
                    str(port), "--lifespan", "off", "--log-level", "warning", "--no-access-log"]
+    else:
+        env["DJANGO_SETTINGS_MODULE"] = "sitaware.settings"
+        command = [sys.executable, "-c", PER_VIEWER_SERVER, str(port)]
     return subprocess.Popen(command, env=env, cwd=common.REPO, start_new_session=True)
 
 
@@ -326,16 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="writes per second during the run")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--shared", action="store_true",
-                        help="also run with shared reads switched on (off in the product; see web/services.py)")
+    parser.add_argument("--no-anchor", action="store_true", help="skip the per-viewer-reads anchor run")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds of unmeasured run first")
     args = parser.parse_args(argv)
-    payload = run(args.backend, args.clients, args.records, args.rate, args.seconds, args.seed, args.shared,
+    payload = run(args.backend, args.clients, args.records, args.rate, args.seconds, args.seed, not args.no_anchor,
                   args.warmup)
     print(f"written {common.write_result('live', args.backend, payload)}")
     if args.backend == "postgresql":
         _drop_pg_database()
-    now = payload["per_viewer"]
+    now = payload["shared"]
     return 0 if now["within_target"] and not (now["missing"] or now["duplicated"] or now["leaked"]) else 1
 
 

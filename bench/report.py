@@ -181,8 +181,8 @@ def _other_section() -> list[str]:
                          f"{_met(best['seconds'] < 60)} | docs/detection.md |")
     for backend in common.BACKENDS:
         live = _json(f"live-{backend}")
-        if live and live.get("per_viewer"):
-            run = live["per_viewer"]
+        if live and live.get("shared"):
+            run = live["shared"]
             lines.append(f"| live feed, 50 clients, {BACKEND_NAMES[backend]} | median delay at most 1 s | "
                          f"{run['median_delay_s']} s (p95 {run['delay_ms']['p95_ms'] / 1000:.2f} s; missed "
                          f"{run['missing']}) | {run['load_average_at_start'][0]} | "

@@ -56,8 +56,7 @@ def _per_viewer(actor, after: int) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def _reuse_on(monkeypatch):
-    # Off in production until a rare missed delivery under load is explained (services.GROUP_READ_SECONDS);
-    # these tests check that the shared read gives each viewer exactly their own answer.
+    # Whatever a deployment sets, these tests check that the shared read gives each viewer exactly their answer.
     from sitaware.web import services
 
     monkeypatch.setattr(services, "GROUP_READ_SECONDS", 0.25)

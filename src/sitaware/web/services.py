@@ -352,10 +352,9 @@ class _GroupRead:
 # one read, not fifty. The head is in the key, so a write after a read is never hidden by it; the time limit only
 # keeps the dict small and the records' current state fresh.
 _GROUP_READS: dict[tuple[Any, ...], _GroupRead] = {}
-# 0: every viewer reads for itself (reuse off). The shared read passes the equivalence tests, but in two of three
-# loaded SQLite runs of bench/bench_live.py with reuse on (0.25 s), two or three deliveries out of 5,440 never
-# arrived, and none did with it off; until that is explained, reuse stays off. See docs/web.md.
-GROUP_READ_SECONDS = 0.0
+# How long a read is reused; shorter than the stream's poll interval, so each poll tick reads once per group.
+# 0 turns sharing off (every viewer reads for itself): the live benchmark's anchor.
+GROUP_READ_SECONDS = 0.25
 _GROUP_READS_MAX = 512
 
 
