@@ -108,6 +108,40 @@ def test_the_vendored_libraries_ship_with_their_licences():
     assert "sourceMappingURL" not in (vendor / "maplibre-gl/maplibre-gl.js").read_text()[-300:]
 
 
+def test_province_lines_ship_with_the_countries_and_are_served_gzipped_to_members_only(client, world, settings,
+                                                                                   tmp_path):
+    import gzip as gzip_module
+    from pathlib import Path
+
+    import sitaware.web
+    from sitaware.web import views
+
+    shipped = Path(sitaware.web.__file__).parent / "static/web/vendor/natural-earth"
+    assert (shipped / "LICENSE").is_file()
+    lines = json.loads((shipped / "admin1-lines.geojson").read_text())["features"][0]["geometry"]["coordinates"]
+    # The Central African Republic's prefecture boundaries are there (points inside the country, away from its edge).
+    inside_car = [pt for line in lines for pt in line if 16.0 < pt[0] < 24.0 and 4.5 < pt[1] < 9.0]
+    assert len(inside_car) > 50
+    assert client.get("/map/admin1.geojson").status_code in (302, 401, 403)  # not for strangers
+    client.force_login(world.users["ana"])
+    config = views.basemap_config()
+    assert config["admin1"].startswith("/map/admin1.geojson?v=")
+    answer = client.get(config["admin1"], HTTP_ACCEPT_ENCODING="gzip")
+    assert answer.status_code == 200 and answer["Content-Encoding"] == "gzip"
+    assert "immutable" in answer["Cache-Control"]
+    assert json.loads(gzip_module.decompress(answer.content))["features"][0]["geometry"]["type"] == "MultiLineString"
+    assert client.get(config["admin1"], HTTP_ACCEPT_ENCODING="gzip",
+                      HTTP_IF_NONE_MATCH=answer["ETag"]).status_code == 304
+    # The basemap answer is still the countries' (one cache entry per file, not one for both).
+    basemap = client.get(views.basemap_url(), HTTP_ACCEPT_ENCODING="gzip")
+    assert json.loads(gzip_module.decompress(basemap.content))["features"][0]["geometry"]["type"] != "MultiLineString"
+    # A mission's own basemap stands alone: no Natural Earth provinces drawn over it.
+    mission = tmp_path / "mission.geojson"
+    mission.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    settings.SITAWARE_BASEMAP = str(mission)
+    assert "admin1" not in views.basemap_config()
+
+
 # ---------------------------------------------------------------- data: scope
 
 

@@ -316,13 +316,17 @@ def tile_url_template(tileset: TileSet) -> str:
     return url.replace("/0/0/0.", "/{z}/{x}/{y}.") + f"?v={tileset.version}"
 
 
-def page_config(geojson_url: str) -> dict[str, Any]:
-    """What the pages' script (static/web/basemap.js) needs to build the basemap part of a MapLibre style."""
+def page_config(geojson_url: str, admin1_url: str | None = None) -> dict[str, Any]:
+    """What the pages' script (static/web/basemap.js) needs to build the basemap part of a MapLibre style. The
+    shipped countries come with the shipped province lines (`admin1`); a mission's own basemap stands alone."""
     tileset = current_tileset()
     if tileset is None:
         shipped = configured_path() is None or configured_path().suffix.lower() not in GEOJSON_SUFFIXES
-        return {"type": "geojson", "url": geojson_url,
-                "attribution": "Natural Earth (world-atlas)" if shipped else ""}
+        config: dict[str, Any] = {"type": "geojson", "url": geojson_url,
+                                  "attribution": "Natural Earth (world-atlas)" if shipped else ""}
+        if shipped and admin1_url:
+            config["admin1"] = admin1_url
+        return config
     config: dict[str, Any] = {
         "type": "vector" if tileset.vector else "raster",
         "tiles": tile_url_template(tileset),

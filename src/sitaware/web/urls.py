@@ -7,6 +7,7 @@ urlpatterns = [
     path("map/", views.map_page, name="map"),
     path("map/data", views.map_data, name="map-data"),
     path("map/basemap.geojson", views.basemap, name="basemap"),
+    path("map/admin1.geojson", views.admin1_lines, name="basemap-admin1"),
     path("map/tiles/<int:z>/<int:x>/<int:y>.<str:ext>", views.tile, name="basemap-tile"),
     path("map/records/<str:record_id>/recommendations", views.record_recommendations,
          name="record-recommendations"),

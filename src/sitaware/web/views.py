@@ -56,6 +56,8 @@ MAP_PARAMS = ("bbox", "since", "until", "kind", "category", "status", "sensitivi
               "zoom", "mode")
 LIST_PARAMS = ("kind", "category", "status", "sensitivity", "source_type", "unit")
 SHIPPED_BASEMAP = "web/vendor/world-atlas/countries-50m.geojson"
+# Province and state boundaries (tools/admin1_basemap.py), drawn over the shipped countries only.
+SHIPPED_ADMIN1 = "web/vendor/natural-earth/admin1-lines.geojson"
 
 
 def _problem(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> JsonResponse:
@@ -103,7 +105,8 @@ class _Basemap:
     gzipped: bytes | None = None  # made on the first request that takes gzip, not by the page
 
 
-_basemap_cache: dict[tuple[str, int, int], _Basemap] = {}
+# path -> (file version, its answer): the basemap and the admin-1 lines, each kept in its current version only.
+_basemap_cache: dict[str, tuple[tuple[int, int], _Basemap]] = {}
 _basemap_lock = threading.Lock()
 
 
@@ -111,14 +114,14 @@ def _basemap_file(path: Path, *, gzipped: bool = False) -> _Basemap:
     """The file and its ETag, and its gzip when asked (once per process and file version: 1.67 MB of GeoJSON is
     0.56 MB gzipped)."""
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    version = (stat.st_mtime_ns, stat.st_size)
     with _basemap_lock:
-        found = _basemap_cache.get(key)
+        kept = _basemap_cache.get(str(path))
+        found = kept[1] if kept is not None and kept[0] == version else None
         if found is None:
             raw = path.read_bytes()
             found = _Basemap(f'"{hashlib.sha256(raw).hexdigest()[:20]}"', raw)
-            _basemap_cache.clear()  # only the current file is kept
-            _basemap_cache[key] = found
+            _basemap_cache[str(path)] = (version, found)
         if gzipped and found.gzipped is None:
             found.gzipped = gzip.compress(found.raw, 6, mtime=0)
     return found
@@ -133,9 +136,21 @@ def basemap_url() -> str:
     return f"{reverse('web:basemap')}?v={version}"
 
 
+def admin1_lines_path() -> Path:
+    return Path(__file__).parent / "static" / SHIPPED_ADMIN1
+
+
+def admin1_lines_url() -> str:
+    try:
+        version = _basemap_file(admin1_lines_path()).etag.strip('"')
+    except OSError:
+        return reverse("web:basemap-admin1")
+    return f"{reverse('web:basemap-admin1')}?v={version}"
+
+
 def basemap_config() -> dict[str, Any]:
     """The basemap part of a page's map config, for static/web/basemap.js (web/basemap.py page_config)."""
-    return basemap_module.page_config(basemap_url())
+    return basemap_module.page_config(basemap_url(), admin1_lines_url())
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
@@ -158,7 +173,22 @@ def basemap(request: HttpRequest) -> HttpResponse:
     gzip_ok = _accepts_gzip(request)
     if path is None and not gzip_ok:
         return HttpResponseRedirect(static(SHIPPED_BASEMAP))
-    data = _basemap_file(path or shipped_basemap_path(), gzipped=gzip_ok)
+    return _geojson_answer(request, path or shipped_basemap_path(), gzip_ok)
+
+
+@login_required
+@require_GET
+def admin1_lines(request: HttpRequest) -> HttpResponse:
+    """The shipped province and state boundary lines (Natural Earth), drawn over the shipped countries; answered as
+    the basemap is (gzipped, versioned, cached)."""
+    gzip_ok = _accepts_gzip(request)
+    if not gzip_ok:
+        return HttpResponseRedirect(static(SHIPPED_ADMIN1))
+    return _geojson_answer(request, admin1_lines_path(), gzip_ok)
+
+
+def _geojson_answer(request: HttpRequest, path: Path, gzip_ok: bool) -> HttpResponse:
+    data = _basemap_file(path, gzipped=gzip_ok)
     headers = {
         "ETag": data.etag,
         "Vary": "Accept-Encoding",

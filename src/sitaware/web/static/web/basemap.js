@@ -1,5 +1,5 @@
 // The basemap part of a MapLibre style, from the page's basemap config (web/basemap.py page_config):
-//   {type: "geojson", url}                         the shipped countries or the mission's GeoJSON
+//   {type: "geojson", url, admin1?}                the shipped countries (and province lines) or the mission's GeoJSON
 //   {type: "raster", tiles, tileSize, minzoom, maxzoom, bounds}   the mission's MBTiles/PMTiles images
 //   {type: "vector", tiles, layers, minzoom, maxzoom, bounds}     the mission's vector tiles
 // Every URL is this server's: no tile server, no glyphs, no sprites (so no text labels), nothing leaves the machine.
@@ -79,12 +79,21 @@
     return out;
   }
 
+  // The shipped province lines, over the shipped countries only (config.admin1 is set for those).
+  function admin1(config) {
+    if (config.type !== "geojson" || !config.admin1) return [{}, []];
+    return [{ "basemap-admin1": { type: "geojson", data: absolute(config.admin1) } },
+      [{ id: "admin1", type: "line", source: "basemap-admin1", minzoom: 4,
+        paint: { "line-color": "#a8a0b4", "line-width": width(0.5, 1.5), "line-dasharray": [3, 2] } }]];
+  }
+
   // A style with the basemap under the caller's own sources and layers.
   function style(config, extraSources, extraLayers) {
+    const [provinceSource, provinceLayers] = admin1(config);
     return {
       version: 8,
-      sources: Object.assign({ basemap: source(config) }, extraSources || {}),
-      layers: layers(config, "basemap").concat(extraLayers || []),
+      sources: Object.assign({ basemap: source(config) }, provinceSource, extraSources || {}),
+      layers: layers(config, "basemap").concat(provinceLayers, extraLayers || []),
     };
   }
 
