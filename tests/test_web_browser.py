@@ -99,6 +99,11 @@ def test_a_record_written_by_someone_else_appears_on_the_map_and_in_the_feed(asg
         arg=str(record.id), timeout=5_000)
     page.wait_for_function("document.getElementById('map-status').textContent.includes('shown as points')",
                            timeout=10_000)
+    # The shipped province lines come after the first view, from this server, above the country borders.
+    page.wait_for_function("!!window.sitawareMap.getLayer('admin1') && window.sitawareMap.isSourceLoaded("
+                           "'basemap-admin1')", timeout=15_000)
+    order = page.evaluate("window.sitawareMap.getStyle().layers.map(l => l.id)")
+    assert order.index("borders") < order.index("admin1") < order.index("cells"), order
     if os.environ.get("SITAWARE_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["SITAWARE_SCREENSHOTS"], "map-live.png"))
 

@@ -79,23 +79,28 @@
     return out;
   }
 
-  // The shipped province lines, over the shipped countries only (config.admin1 is set for those).
-  function admin1(config) {
-    if (config.type !== "geojson" || !config.admin1) return [{}, []];
-    return [{ "basemap-admin1": { type: "geojson", data: absolute(config.admin1) } },
-      [{ id: "admin1", type: "line", source: "basemap-admin1", minzoom: 4,
-        paint: { "line-color": "#a8a0b4", "line-width": width(0.5, 1.5), "line-dasharray": [3, 2] } }]];
-  }
-
   // A style with the basemap under the caller's own sources and layers.
   function style(config, extraSources, extraLayers) {
-    const [provinceSource, provinceLayers] = admin1(config);
     return {
       version: 8,
-      sources: Object.assign({ basemap: source(config) }, provinceSource, extraSources || {}),
-      layers: layers(config, "basemap").concat(provinceLayers, extraLayers || []),
+      sources: Object.assign({ basemap: source(config) }, extraSources || {}),
+      layers: layers(config, "basemap").concat(extraLayers || []),
     };
   }
 
-  window.sitawareBasemap = { style: style, source: source, layers: layers };
+  // The shipped province lines (config.admin1, set over the shipped countries only), added once the map has drawn
+  // its first view: 1.1 MB of lines must not hold up the first render. Drawn just above the country borders.
+  function provinces(map, config) {
+    if (!config || config.type !== "geojson" || !config.admin1) return;
+    map.once("idle", () => {
+      if (map.getSource("basemap-admin1")) return;
+      map.addSource("basemap-admin1", { type: "geojson", data: absolute(config.admin1) });
+      const ids = map.getStyle().layers.map((layer) => layer.id);
+      const above = ids[ids.indexOf("borders") + 1];
+      map.addLayer({ id: "admin1", type: "line", source: "basemap-admin1", minzoom: 4,
+        paint: { "line-color": "#a8a0b4", "line-width": width(0.5, 1.5), "line-dasharray": [3, 2] } }, above);
+    });
+  }
+
+  window.sitawareBasemap = { style: style, source: source, layers: layers, provinces: provinces };
 })();

@@ -346,6 +346,7 @@
         zoom: start ? 9 : config.view[2],
         attributionControl: false,
       });
+      window.sitawareBasemap.provinces(map, config.basemap);
       map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
       map.on("click", (e) => setPlace(e.lngLat));
       if (start) map.on("load", () => setPlace({ lng: start[0], lat: start[1] }));

@@ -117,6 +117,7 @@
   let map = null;
   try {
     map = makeMap();
+    window.sitawareBasemap.provinces(map, config.basemap);
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
     map.addControl(new maplibregl.ScaleControl());
   } catch (error) {

@@ -83,6 +83,7 @@
         attributionControl: { compact: true,
           customAttribution: (spec.basemap && spec.basemap.attribution) || "Natural Earth (world-atlas)" },
       });
+      if (window.sitawareBasemap) window.sitawareBasemap.provinces(map, spec.basemap);
     } catch (error) {
       const note = document.createElement("p");
       note.className = "help";
