@@ -379,15 +379,14 @@ def _triage_share(args: tuple[list[Any], str, Any]) -> list[float]:
     return samples
 
 
-def bench_django(workers: int = 1) -> dict[str, Any]:
-    """The whole path per item: read the item, the pipeline, near-duplicates against earlier items and records,
-    three recommendations through the oversight gate (each with its change-log entry) and the TriageResult, on a
-    fresh SQLite database (or DATABASE_URL) under /tmp. Single process, one item at a time."""
+def django_store(prefix: str, roles: tuple[tuple[str, str], ...], base: str | None = None) -> tuple[str, dict, Any]:
+    """A fresh SQLite store (or DATABASE_URL) under a new temporary folder for the Django-side triage benchmarks:
+    migrated, with a gazetteer from the UCDP place names, one organisation and unit, people in `roles` (no
+    passwords), the built-in AI components, and an SMS source. Returns (data dir, actors by name, source)."""
     import os
-    import resource
     import tempfile
 
-    data_dir = tempfile.mkdtemp(prefix="sw-triage-bench-")
+    data_dir = tempfile.mkdtemp(prefix=prefix, dir=base)
     os.environ["SITAWARE_DATA_DIR"] = data_dir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitaware.settings")
     import django
@@ -401,9 +400,7 @@ def bench_django(workers: int = 1) -> dict[str, Any]:
     from sitaware.core.models import Membership, Organisation, Unit
     from sitaware.core.scope import actor_for
     from sitaware.ingest import services as ingest
-    from sitaware.ingest.adapters.base import Incoming
     from sitaware.oversight import services as oversight
-    from sitaware.triage import services
 
     gaz_path = Path(data_dir) / "gazetteer.csv"
     rows = list(csv.DictReader(UCDP.open(encoding="utf-8")))
@@ -418,12 +415,28 @@ def bench_django(workers: int = 1) -> dict[str, Any]:
     org = Organisation.objects.create(code="unpol", name="UN Police", kind="un_police")
     unit = Unit.objects.create(organisation=org, code="hq", name="HQ")
     people = {}
-    for name, role in (("ana", "analyst"), ("sam", "supervisor")):
+    for name, role in roles:
         user = get_user_model().objects.create_user(username=name)  # no password: never logs in
         Membership.objects.create(user=user, organisation=org, unit=unit, role=role, clearance=3)
         people[name] = actor_for(user)
     oversight.ensure_builtin_components()
     source = ingest.create_source(people["sam"], kind="sms", name="bench", config={"secret": "bench-secret"})
+    return data_dir, people, source
+
+
+def bench_django(workers: int = 1) -> dict[str, Any]:
+    """The whole path per item: read the item, the pipeline, near-duplicates against earlier items and records,
+    three recommendations through the oversight gate (each with its change-log entry) and the TriageResult, on a
+    fresh SQLite database (or DATABASE_URL) under /tmp. Single process, one item at a time."""
+    import resource
+
+    _, people, source = django_store("sw-triage-bench-", (("ana", "analyst"), ("sam", "supervisor")))
+    from django.conf import settings
+
+    from sitaware.ingest import services as ingest
+    from sitaware.ingest.adapters.base import Incoming
+    from sitaware.triage import services
+
     texts = _bench_texts(300)
     items = [ingest.store_item(source, Incoming(external_id=f"b{i}", raw=t.encode(), content_type="text/plain",
                                                 title=title[:200], text=t))[0] for i, (title, t) in enumerate(texts)]

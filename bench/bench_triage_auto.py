@@ -12,7 +12,6 @@ at once. A fresh SQLite database under SITAWARE_BENCH_DIR (or /tmp), or DATABASE
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -35,46 +34,20 @@ def _pct(values: list[float], q: float) -> float:
 def run(n: int) -> dict[str, Any]:
     base = os.environ.get("SITAWARE_BENCH_DIR") or tempfile.gettempdir()
     Path(base).mkdir(parents=True, exist_ok=True)
-    data_dir = tempfile.mkdtemp(prefix="sw-triage-auto-", dir=base)
-    os.environ["SITAWARE_DATA_DIR"] = data_dir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitaware.settings")
-    import django
+    from bench.bench_triage import _bench_texts, django_store
 
-    django.setup()
+    roles = (("otto", "oversight_officer"), ("adam", "administrator"), ("sam", "supervisor"))
+    _, people, source = django_store("sw-triage-auto-", roles, base)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
 
-    from bench.bench_triage import UCDP, _bench_texts, ucdp_gazetteer
-    from sitaware.core.models import Membership, Organisation, Unit
-    from sitaware.core.scope import actor_for
     from sitaware.ingest import services as ingest
     from sitaware.ingest.adapters.base import Incoming
     from sitaware.oversight import services as oversight
     from sitaware.triage import jobs, services
     from sitaware.triage.models import TriageResult
 
-    call_command("migrate", verbosity=0)
-    gaz_path = Path(data_dir) / "gazetteer.csv"
-    rows = list(csv.DictReader(UCDP.open(encoding="utf-8")))
-    with gaz_path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "alternate_names", "lat", "lon", "admin1", "admin2", "pcode", "feature_type",
-                         "weight"])
-        for p in ucdp_gazetteer(rows).places:
-            writer.writerow([p.name, ";".join(p.alternate_names), p.lat, p.lon, p.admin1, p.admin2, p.pcode,
-                             p.feature_type, p.weight])
-    settings.SITAWARE_TRIAGE_GAZETTEER = str(gaz_path)
-    org = Organisation.objects.create(code="unpol", name="UN Police", kind="un_police")
-    unit = Unit.objects.create(organisation=org, code="hq", name="HQ")
-    people = {}
-    for name, role in (("otto", "oversight_officer"), ("adam", "administrator"), ("sam", "supervisor")):
-        user = get_user_model().objects.create_user(username=name)  # no password: never logs in
-        Membership.objects.create(user=user, organisation=org, unit=unit, role=role, clearance=3)
-        people[name] = actor_for(user)
-    oversight.ensure_builtin_components()
-    source = ingest.create_source(people["sam"], kind="sms", name="bench", config={"secret": "bench-secret"})
     texts = _bench_texts(2 * n + 1)
     services.resources()  # load the models and the gazetteer before timing, as a running worker has them
 
