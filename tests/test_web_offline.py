@@ -189,12 +189,12 @@ def test_a_new_deployment_replaces_the_worker_and_its_cache(live_server_url, wor
     sign_in(page, live_server_url, "rita", "/records/new")
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15_000)
     (old,) = wait_for_caches(page, lambda c: any("/records/new" in paths for paths in c.values())).keys()
-    # The next release: a changed file makes a new version; the browser finds it when it checks (on a navigation,
-    # or as here when asked) and the new worker takes over with a fresh cache, the old one deleted.
+    # The next release: a changed file makes a new version; the browser finds it when it checks (here on the next
+    # navigation, as a user's browser does) and the new worker takes over with a fresh cache, the old one deleted.
     worker = tmp_path / "sw.js"
     worker.write_text(views_offline.WORKER.read_text() + "\n// next release\n")
     monkeypatch.setattr(views_offline, "WORKER", worker)
-    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.reload()
     contents = wait_for_caches(page, lambda c: len(c) == 1 and old not in c and len(next(iter(c.values()))) == 3)
     (new,) = contents.items()
     assert new[0].startswith("sitaware-form-") and new[0] != old
