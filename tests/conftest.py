@@ -18,14 +18,18 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose prerequisite is missing here; under CI (CI set and not 0/false) fail it instead."""
+    if os.environ.get("CI") not in (None, "", "0", "false"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data; skips with a reason when absent, fails when CI is set."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        message = f"shared data not found at {path} (expected ../shared beside the repository)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"shared data not found at {path} (expected ../shared beside the repository)")
     return path
 
 

@@ -26,6 +26,7 @@ from sitaware.ingest import services
 from sitaware.ingest.adapters.mastodon import MastodonAdapter, html_to_text, link_params
 from sitaware.ingest.models import IntakeItem, Source
 from sitaware.records.errors import RecordValidationError
+from tests.conftest import skip_or_fail
 from tests.test_ingest_support import free_port, make_source
 
 pytest_plugins = ["tests.test_ingest_support"]
@@ -41,10 +42,7 @@ def mock_executable() -> str:
                       shutil.which("mastodon_mock")):
         if candidate and Path(candidate).is_file():
             return candidate
-    message = "mastodon-mock is not installed: run `make test-tools` (or set SITAWARE_MASTODON_MOCK)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail("mastodon-mock is not installed: run `make test-tools` (or set SITAWARE_MASTODON_MOCK)")
 
 
 class MockServer:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from django.core.management.base import CommandError
 from sitaware.ingest.tak import cot
 from sitaware.ingest.tak.framing import Framer
 from sitaware.ingest.tak.listener import TakListener
+from tests.conftest import skip_or_fail
 from tests.test_planning_plans_support import payload
 from tests.test_planning_plans_support import switch_on as planning_on
 
@@ -121,10 +121,7 @@ class Pytak:
 @pytest.fixture
 def clients():
     if not PYTAK:
-        message = "the pytak client is not installed (pip install pytak: a dev dependency)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("the pytak client is not installed (pip install pytak: a dev dependency)")
     made: list[Pytak] = []
 
     def make(url: str) -> Pytak:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 CHROMIUM = os.environ.get("SITAWARE_CHROMIUM", "/usr/bin/chromium")
 # Keep Chromium off the network (FIELD-NOTES); SwiftShader gives headless WebGL for MapLibre.
 CHROMIUM_ARGS = [
@@ -26,12 +28,6 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery staple"
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") not in (None, "", "0", "false"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 AXE = Path(__file__).resolve().parents[1] / "src/sitaware/web/static/web/vendor/axe-core/axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -40,11 +36,11 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 def browser_fixture(monkeypatch):
     """A launched Chromium; `browser.contexts_made` remembers contexts so each is closed at the end."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        _skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _skip_or_fail("playwright is not installed (pip install playwright; never `playwright install`)")
+        skip_or_fail("playwright is not installed (pip install playwright; never `playwright install`)")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         chromium = p.chromium.launch(
