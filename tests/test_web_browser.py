@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
 from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name)
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
-    _skip_or_fail,
     live_server_fixture,
 )
 
@@ -26,11 +26,11 @@ from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name
 @pytest.fixture
 def browser_page(monkeypatch):
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        _skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _skip_or_fail("playwright is not installed (pip install playwright; never `playwright install`)")
+        skip_or_fail("playwright is not installed (pip install playwright; never `playwright install`)")
     # Playwright's sync API runs an event loop on this thread; the test's own database calls are still sync.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
