@@ -20,16 +20,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.db import connections
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, F, Func, Max, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Substr, TruncDate
 
+from sitaware.assessment import columnar
 from sitaware.assessment import formula as formulas
 from sitaware.assessment.models import Indicator, IndicatorDefinition
 from sitaware.assessment.periods import Period, period_of, spans
 from sitaware.core.choices import Role
 from sitaware.core.models import ChangeEntry, Organisation
 from sitaware.core.scope import Actor, restrict
+from sitaware.records import vocab
 from sitaware.records.models import Record
 from sitaware.records.services import RecordFilter, filter_records, scoped_records
 
@@ -200,6 +204,154 @@ def evaluate(actor: Actor, formula: Mapping[str, Any], keys: list[str], periods:
     return figures
 
 
+# ---------------------------------------------------------------- many formulas from one read (columnar)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One formula to evaluate over some periods (an indicator's computation)."""
+
+    formula: Mapping[str, Any]
+    keys: tuple[str, ...]
+    periods: tuple[Period, ...]
+    frequency: str
+
+
+# Rows fetched per round trip while reading columns: bounds the Python tuples alive at once.
+FETCH = 50_000
+_TEXT_SOURCES = {"kind": "kind", "category": "category", "status": "status", "source_type": "source_type",
+                 "unit": "reporting_unit__code", "area": "admin1"}
+
+
+def _sum_sources(sum_fields: Iterable[str]) -> dict[str, list[str]]:
+    """Per sum field, the annotations (record columns or JSON paths) whose values add up to it."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(sum_fields):
+        if name == "fatalities":
+            out[name] = ["fatalities"]
+            continue
+        parts = name.split(".")[1:]
+        groups = [parts[0]] if len(parts) == 2 else list(vocab.CASUALTY_GROUPS)
+        count = parts[-1]
+        out[name] = [f"_c__{group}__{count}" for group in groups]
+    return out
+
+
+def _raw_rows(qs: QuerySet) -> Iterator[list[tuple]]:
+    """The query's rows as the database driver gives them, in chunks: Django's per-value converters (datetimes
+    parsed one by one, JSON decoded) cost more than the read itself on a million rows."""
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            yield rows
+
+
+def _mapped(values: tuple, convert: Any) -> list:
+    """`convert` applied to each distinct value once, then a plain lookup per row (few distinct values)."""
+    table = {value: convert(value) for value in set(values)}
+    return list(map(table.__getitem__, values))
+
+
+def _day_number(value: Any) -> int:
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return (day - columnar.EPOCH).days
+
+
+class DelayMicroseconds(Func):
+    """reported_at - occurred_at in whole microseconds, computed by the database: fetching the two datetimes
+    costs more than the whole read on PostgreSQL (Django's timezone-aware loader parses each in Python)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self) -> None:
+        super().__init__(F("reported_at"), F("occurred_at"))
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # EXTRACT gives numeric (exact) seconds from PostgreSQL 14 on.
+        return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000000)::bigint",
+                           arg_joiner=" - ", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds by strftime, the fraction as text.
+        micro = "(CAST(strftime('%%s', {0}) AS INTEGER) * 1000000 + CAST(substr({0} || '.000000', 21, 6) AS INTEGER))"
+        reported, occurred = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"({micro.format(reported[0])} - {micro.format(occurred[0])})"
+        return sql, (*reported[1], *reported[1], *occurred[1], *occurred[1])
+
+
+def _number(value: Any) -> int:
+    return int(value) if value not in (None, "") else 0
+
+
+def load_columns(actor: Actor, periods: Iterable[Period], sum_fields: Iterable[str] = (), with_delay: bool = False,
+                 within: Actor | None = None, measure: Mapping[str, Any] | None = None,
+                 builder: columnar.ColumnsBuilder | None = None, part: int = 0) -> columnar.Columns:
+    """The records `actor` may see (within `within`) that occurred in `periods`, as columns. Given `measure`,
+    only its records (its filter is applied by the database: one indicator's computation reads its rows, not
+    every row). Rows are added to `builder` when given (tagged `part`), so several reads share vocabularies."""
+    sources = _sum_sources(sum_fields)
+    builder = builder or columnar.ColumnsBuilder(sorted(sources), with_delay)
+    everything = {"type": "count", "filter": {}}
+    for start, end in spans(set(periods)):
+        qs = measure_queryset(actor, measure or everything, start, end, within)
+        annotations = {name: KeyTextTransform(name.split("__")[2], KeyTransform(name.split("__")[1], "casualties"))
+                       for names in sources.values() for name in names if name.startswith("_c__")}
+        qs = qs.annotate(_utc_day=_utc_day(qs.db), **annotations)
+        names = ["_utc_day", "sensitivity", *_TEXT_SOURCES.values()]
+        names += sorted({n for ns in sources.values() for n in ns})
+        if with_delay:
+            qs = qs.annotate(_delay=DelayMicroseconds())
+            names.append("_delay")
+        qs = qs.values_list(*names).order_by()
+        position = {name: i for i, name in enumerate(names)}
+        for rows in _raw_rows(qs):
+            cols = list(zip(*rows, strict=True))
+            sums = {}
+            for field_name, parts in sources.items():
+                added = [np.asarray(_mapped(cols[position[p]], _number), dtype=np.int64) for p in parts]
+                sums[field_name] = added[0] if len(added) == 1 else np.sum(added, axis=0)
+            builder.add(_mapped(cols[0], _day_number), cols[1],
+                        {name: cols[position[src]] for name, src in _TEXT_SOURCES.items()}, sums,
+                        cols[position["_delay"]] if with_delay else None,
+                        part=part)
+    return builder.build()
+
+
+def read_columns(actor: Actor, jobs: list[Job],
+                 within: Actor | None = None) -> tuple[columnar.Columns, dict[str, int] | None]:
+    """One read of the records for `jobs`: with one job, only its measures' records (each measure's filter
+    applied by the database, the rows tagged by measure); with several, every record of their periods. Returns
+    the columns and, for a single job, which part each measure's rows are (`columnar.figures`' `parts`)."""
+    sum_fields, with_delay = columnar.needs(job.formula for job in jobs)
+    periods = {p for job in jobs for p in job.periods}
+    if len(jobs) != 1:
+        return load_columns(actor, periods, sum_fields, with_delay, within), None
+    builder = columnar.ColumnsBuilder(sorted(sum_fields), with_delay)
+    parts: dict[str, int] = {}
+    for number, (role, measure) in enumerate(formulas.measures(jobs[0].formula).items()):
+        parts[role] = number
+        load_columns(actor, periods, sum_fields, with_delay, within, measure, builder, number)
+    return builder.build(), parts
+
+
+def figures_of(columns: columnar.Columns, job: Job, cache: dict | None = None,
+               parts: dict[str, int] | None = None) -> list[Figure]:
+    """One job's figures from columns read by `read_columns` (`cache` shares filter masks between jobs)."""
+    # Breakdown keys (area, unit, category) are the names of the columns they read.
+    return [Figure(job.periods[f.period], f.group, f.outcome, f.sensitivity)
+            for f in columnar.figures(columns, job.formula, job.keys, job.periods, job.frequency, cache, parts)]
+
+
+def evaluate_many(actor: Actor, jobs: list[Job], within: Actor | None = None) -> list[list[Figure]]:
+    """The figures of each job, in order, from one read of the records: what `evaluate` gives for each."""
+    if not jobs:
+        return []
+    columns, parts = read_columns(actor, jobs, within)
+    cache: dict = {}
+    return [figures_of(columns, job, cache, parts) for job in jobs]
+
+
 def records_behind(actor: Actor, formula: Mapping[str, Any], frequency: str, period: Period,
                    disaggregation: Mapping[str, str], within: Actor | None = None) -> list[str]:
     """The ids of the records one figure is made of (numerator and denominator together for a ratio)."""
@@ -295,3 +447,12 @@ def _entry_times(after_seq: int, up_to_seq: int) -> list[_Touch]:
 def definition_for(indicator: Indicator, version: int | None = None) -> IndicatorDefinition | None:
     qs = indicator.definitions.all()
     return (qs.filter(version=version) if version else qs.order_by("-version")).first()
+
+
+def latest_definitions(indicators: Iterable[Indicator]) -> dict[Any, IndicatorDefinition]:
+    """Each indicator's current (highest) definition version, in one query for all of them."""
+    out: dict[Any, IndicatorDefinition] = {}
+    for definition in IndicatorDefinition.objects.filter(indicator__in=list(indicators)).order_by("indicator",
+                                                                                                  "version"):
+        out[definition.indicator_id] = definition
+    return out

@@ -204,9 +204,22 @@ class Outcome:
     record_count: int = 0
 
 
-def reduce_measure(measure: Mapping[str, Any], amounts: list[int]) -> Outcome:
+@dataclass(frozen=True)
+class Tally:
+    """What a count or a sum needs of a group's records, when they were reduced before (by the database or by
+    `columnar`): how many there are and the sum of their amounts."""
+
+    count: int
+    total: int
+
+
+def reduce_measure(measure: Mapping[str, Any], amounts: list[int] | Tally) -> Outcome:
     """One measure over the amounts of the records in one period (and group)."""
     kind = measure["type"]
+    if isinstance(amounts, Tally):
+        if kind not in ("count", "sum"):
+            raise ValueError(f"a {kind} measure needs every amount, not a tally")
+        return Outcome(Decimal(amounts.total if kind == "sum" else amounts.count), record_count=amounts.count)
     if kind == "count":
         return Outcome(Decimal(len(amounts)), record_count=len(amounts))
     if kind == "sum":
@@ -231,13 +244,19 @@ def ratio(numerator: Outcome, denominator: Outcome, factor: float | int) -> Outc
     return Outcome(quantize(numerator.value * Decimal(str(factor)) / denominator.value), record_count=count)
 
 
-def evaluate(formula: Mapping[str, Any], amounts: Mapping[str, list[int]]) -> Outcome:
-    """The formula's figure from the amounts of each measure (keys as measures() names them)."""
+def _amounts_of(amounts: Mapping[str, list[int] | Tally], role: str) -> list[int] | Tally:
+    found = amounts.get(role, [])
+    return found if isinstance(found, Tally) else list(found)
+
+
+def evaluate(formula: Mapping[str, Any], amounts: Mapping[str, list[int] | Tally]) -> Outcome:
+    """The formula's figure from the amounts of each measure (keys as measures() names them); a count or sum
+    measure may be given as a `Tally` instead."""
     if formula["type"] == "ratio":
-        return ratio(reduce_measure(formula["numerator"], list(amounts.get("numerator", []))),
-                     reduce_measure(formula["denominator"], list(amounts.get("denominator", []))),
+        return ratio(reduce_measure(formula["numerator"], _amounts_of(amounts, "numerator")),
+                     reduce_measure(formula["denominator"], _amounts_of(amounts, "denominator")),
                      formula["factor"])
-    outcome = reduce_measure(formula, list(amounts.get("value", [])))
+    outcome = reduce_measure(formula, _amounts_of(amounts, "value"))
     return Outcome(quantize(outcome.value), outcome.reason, outcome.record_count) if outcome.value is not None \
         else outcome
 

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from sitaware.assessment import engine, values
-from sitaware.assessment.models import ComputeWatermark, DataSource, Indicator, IndicatorStatus
-from sitaware.assessment.periods import iter_periods, period_of
+from sitaware.assessment.models import DataSource, Indicator, IndicatorStatus
+from sitaware.assessment.periods import period_of
 from sitaware.core.scope import system_actor
 
 log = logging.getLogger("sitaware.assessment")
@@ -47,36 +47,36 @@ def _first_build_range(ind: Indicator, today: dt.date) -> tuple[dt.date, dt.date
 
 
 def refresh_all(indicators: Any = None) -> RefreshSummary:
-    """Bring every active computed indicator (or those given) up to the change log's head."""
+    """Bring every active computed indicator (or those given) up to the change log's head: plan them all (a
+    first build from the baseline, or a refresh from the watermark), then compute them from one read of the
+    records per organisation and store them together (`values.plan`, `values.run`)."""
     actor = system_actor(ACTOR_LABEL)
     if indicators is None:
         indicators = Indicator.objects.filter(data_source=DataSource.COMPUTED, status=IndicatorStatus.ACTIVE)
     chosen = list(indicators.select_related("framework__organisation").order_by("framework_id", "code"))
-    marks = {m.indicator_id: m for m in ComputeWatermark.objects.filter(indicator__in=chosen)}
     head = engine.current_seq()
     today = timezone.now().date()
     summary = RefreshSummary()
-    with engine.touched_periods_cache():  # one reading of the new entries for all indicators, not one each
-        for ind in chosen:
-            mark = marks.get(ind.pk)
-            definition = engine.definition_for(ind)
-            try:
-                if mark is None:
-                    start, end = _first_build_range(ind, today)
-                    if not list(iter_periods(start, end, ind.frequency)):
-                        continue
-                    values.compute(actor, ind, start, end)
-                    summary.rebuilt += 1
-                elif mark.seq >= head and definition is not None and mark.definition_id == definition.pk:
-                    summary.current += 1
-                elif values.refresh(actor, ind).periods:
-                    summary.refreshed += 1
-                else:  # only other kinds of entries since the watermark (e.g. this job's own runs)
-                    summary.current += 1
-            except Exception as exc:  # one bad indicator must not stop the others
-                log.exception("refresh of indicator %s (%s) failed", ind.code, ind.pk)
-                summary.failed.append({"indicator": str(ind.pk), "code": ind.code, "error": str(exc)})
+    plans = values.plan(actor, chosen, head, first_build=lambda ind: _first_build_range(ind, today),
+                        skip_current=True)
+    summary.current += len(plans.current)
+    for ind, exc in plans.failed:
+        _failed(summary, ind, exc)
+    for work, outcome in zip(plans.works, values.run(actor, plans.works, head), strict=True):
+        if isinstance(outcome, Exception):
+            _failed(summary, work.indicator, outcome)
+        elif work.mode == "full":
+            summary.rebuilt += 1
+        elif outcome.periods:
+            summary.refreshed += 1
+        else:  # only other kinds of entries since the watermark (e.g. this job's own runs)
+            summary.current += 1
     return summary
+
+
+def _failed(summary: RefreshSummary, ind: Indicator, exc: Exception) -> None:
+    log.error("refresh of indicator %s (%s) failed", ind.code, ind.pk, exc_info=exc)
+    summary.failed.append({"indicator": str(ind.pk), "code": ind.code, "error": str(exc)})
 
 
 @task()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_noop
 
 from sitaware.assessment import engine, permissions
 from sitaware.assessment import formula as formulas
-from sitaware.assessment.errors import AssessmentValidationError, Conflict, NotFound
+from sitaware.assessment.errors import AssessmentError, AssessmentValidationError, Conflict, NotFound
 from sitaware.assessment.models import (
     DISAGGREGATION_KEYS,
     ComputeWatermark,
@@ -31,6 +32,7 @@ from sitaware.assessment.models import (
 from sitaware.assessment.periods import Period, PeriodError, iter_periods, label_of, parse_label
 from sitaware.assessment.schema import EnteredValueIn
 from sitaware.assessment.services import computable_keys, get_indicator, log, parse
+from sitaware.core import changelog
 from sitaware.core.canonical import canonical_json
 from sitaware.core.choices import Role
 from sitaware.core.scope import Actor, restrict
@@ -78,102 +80,280 @@ class ComputeResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _computed(actor: Actor, indicator_id: Any) -> tuple[Indicator, IndicatorDefinition]:
-    permissions.require(actor, "compute")
-    indicator = indicator_id if isinstance(indicator_id, Indicator) else get_indicator(actor, indicator_id)
+def _computable(indicator: Indicator, definition: IndicatorDefinition | None) -> IndicatorDefinition:
     if indicator.data_source != DataSource.COMPUTED:
         raise Conflict(_("indicator %(code)s is %(source)s, not computed from records") % {
             "code": indicator.code, "source": indicator.data_source})
-    definition = engine.definition_for(indicator)
     if definition is None:
         raise AssessmentValidationError([{"field": "formula", "message": _(
             "indicator %(code)s has no formula yet") % {"code": indicator.code}}])
-    return indicator, definition
+    return definition
 
 
-def _lock(indicator: Indicator) -> None:
-    # One computation of an indicator at a time: two would insert the same (period, group) rows.
-    Indicator.objects.select_for_update().filter(pk=indicator.pk).values_list("pk", flat=True).first()
+def _computed(actor: Actor, indicator_id: Any) -> Indicator:
+    permissions.require(actor, "compute")
+    indicator = indicator_id if isinstance(indicator_id, Indicator) else get_indicator(actor, indicator_id)
+    _computable(indicator, engine.definition_for(indicator))
+    return indicator
+
+
+@dataclass
+class Work:
+    """One indicator's computation, planned: which periods, how (full or incremental), with which formula."""
+
+    indicator: Indicator
+    definition: IndicatorDefinition
+    periods: list[Period]
+    mode: str  # "full" or "incremental"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def job(self) -> engine.Job:
+        return engine.Job(self.definition.formula, tuple(computable_keys(self.indicator)), tuple(self.periods),
+                          self.indicator.frequency)
+
+
+@dataclass
+class Plans:
+    works: list[Work] = field(default_factory=list)
+    failed: list[tuple[Indicator, Exception]] = field(default_factory=list)
+    current: list[Indicator] = field(default_factory=list)  # nothing to do: watermark at the head, same formula
+
+
+def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt.date, dt.date] | None = None,
+         first_build: Callable[[Indicator], tuple[dt.date, dt.date]] | None = None,
+         skip_current: bool = False) -> Plans:
+    """What to compute for each indicator, with a few queries for all of them. Given `span`, a full rebuild of
+    the periods overlapping it. Otherwise an incremental refresh: the periods touched by record changes between
+    the watermark and `head` (all stored periods when the formula changed since); an indicator never computed
+    gets a full rebuild over `first_build(indicator)` when given, or fails. With `skip_current`, indicators with
+    nothing to do are listed apart instead of planned with no periods (which only moves the watermark)."""
+    permissions.require(actor, "compute")
+    out = Plans()
+    definitions = engine.latest_definitions(indicators)
+    marks = {m.indicator_id: m for m in ComputeWatermark.objects.filter(indicator__in=indicators)}
+    changed = [i.pk for i in indicators if i.pk in marks and i.pk in definitions
+               and marks[i.pk].definition_id != definitions[i.pk].pk]
+    stored: dict[Any, set[Period]] = {}
+    for indicator_id, start, end in IndicatorValue.objects.filter(indicator__in=changed).values_list(
+            "indicator", "period_start", "period_end").distinct():
+        stored.setdefault(indicator_id, set()).add(Period(start, end))
+    with engine.touched_periods_cache():  # the new change-log entries are read once for all indicators
+        for indicator in indicators:
+            try:
+                definition = _computable(indicator, definitions.get(indicator.pk))
+                mark = marks.get(indicator.pk)
+                if span is not None or (mark is None and first_build is not None):
+                    start, end = span or first_build(indicator)  # type: ignore[misc]
+                    periods = list(iter_periods(start, end, indicator.frequency))
+                    if not periods:
+                        raise AssessmentValidationError([{"field": "end", "message": _(
+                            "the range must end after it starts")}])
+                    out.works.append(Work(indicator, definition, periods, "full"))
+                    continue
+                if mark is None:
+                    raise Conflict(_("indicator %(code)s was never computed in full; compute a period range "
+                                     "first") % {"code": indicator.code})
+                if skip_current and mark.seq >= head and mark.definition_id == definition.pk:
+                    out.current.append(indicator)
+                    continue
+                periods_set = engine.touched_periods(mark.seq, head, indicator.frequency)
+                notes = []
+                if mark.definition_id != definition.pk:
+                    periods_set |= stored.get(indicator.pk, set())
+                    notes.append(_("the formula changed: all stored periods recomputed"))
+                out.works.append(Work(indicator, definition, sorted(periods_set), "incremental", notes))
+            except AssessmentError as exc:
+                out.failed.append((indicator, exc))
+    return out
 
 
 def compute(actor: Actor, indicator_id: Any, start: dt.date, end: dt.date) -> ComputeResult:
-    """Full rebuild: every period of the indicator's frequency overlapping [start, end)."""
-    indicator, definition = _computed(actor, indicator_id)
-    periods = list(iter_periods(start, end, indicator.frequency))
-    if not periods:
-        raise AssessmentValidationError([{"field": "end", "message": _("the range must end after it starts")}])
-    with transaction.atomic():
-        _lock(indicator)
-        cutoff = engine.current_seq()
-        result = _store(actor, indicator, definition, periods, cutoff, "full")
-        mark = ComputeWatermark.objects.filter(indicator=indicator).first()
-        # A full rebuild of some periods does not vouch for the others: an existing watermark stays, unless
-        # it belongs to an earlier formula (then nothing else is current for this one anyway).
-        if mark is None or mark.definition_id != definition.pk:
-            ComputeWatermark.objects.update_or_create(
-                indicator=indicator, defaults={"definition": definition, "seq": cutoff, "updated_at": timezone.now()})
-    return result
+    """Full rebuild of one indicator: every period of its frequency overlapping [start, end)."""
+    indicator = _computed(actor, indicator_id)
+    cutoff = engine.current_seq()
+    return _one(actor, plan(actor, [indicator], cutoff, span=(start, end)), cutoff)
 
 
 def refresh(actor: Actor, indicator_id: Any) -> ComputeResult:
-    """Incremental: recompute only the periods touched by record changes since the watermark."""
-    indicator, definition = _computed(actor, indicator_id)
-    with transaction.atomic():
-        _lock(indicator)
-        mark = ComputeWatermark.objects.filter(indicator=indicator).first()
-        if mark is None:
-            raise Conflict(_("indicator %(code)s was never computed in full; compute a period range first") % {
-                "code": indicator.code})
-        cutoff = engine.current_seq()
-        periods = engine.touched_periods(mark.seq, cutoff, indicator.frequency)
-        notes = []
-        if mark.definition_id != definition.pk:
-            # The formula changed: every stored figure is recomputed with the new one.
-            stored = IndicatorValue.objects.filter(indicator=indicator).values_list("period_start", "period_end")
-            periods |= {Period(s, e) for s, e in stored.distinct()}
-            notes.append(_("the formula changed: all stored periods recomputed"))
-        result = _store(actor, indicator, definition, sorted(periods), cutoff, "incremental")
-        result.notes += notes
-        mark.definition, mark.seq, mark.updated_at = definition, cutoff, timezone.now()
-        mark.save()
-    return result
+    """Incremental refresh of one indicator up to the change log's head."""
+    indicator = _computed(actor, indicator_id)
+    cutoff = engine.current_seq()
+    return _one(actor, plan(actor, [indicator], cutoff), cutoff)
 
 
-def _same(v: IndicatorValue, figure: engine.Figure) -> bool:
+def _one(actor: Actor, plans: Plans, cutoff: int) -> ComputeResult:
+    if plans.failed:
+        raise plans.failed[0][1]
+    [outcome] = run(actor, plans.works, cutoff)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def run(actor: Actor, works: list[Work], cutoff: int,
+        progress: Callable[[str, int], None] | None = None) -> list[ComputeResult | Exception]:
+    """Carry out planned computations: one read of the records per organisation (`engine.read_columns`), every
+    indicator's figures from it, then everything stored in one transaction (values, watermarks and one
+    change-log entry per indicator). `cutoff` is the change-log head the plans were made up to, read before
+    them; the records read after it hold at least that much. An indicator whose figures cannot be computed gets
+    its exception in the result list and the others go on. `progress(stage, done)` is told of "computed"
+    indicators as they come and of the "stored" ones at the end."""
+    out: dict[int, ComputeResult | Exception] = {}
+    ready: list[tuple[int, Work, list[engine.Figure]]] = []
+    by_organisation: dict[Any, list[tuple[int, Work]]] = {}
+    for number, work in enumerate(works):
+        try:
+            # A formula damaged in the database must fail alone, not the read shared with the others.
+            formulas.validate(work.definition.formula)
+        except formulas.FormulaError as exc:
+            out[number] = exc
+            continue
+        by_organisation.setdefault(work.indicator.framework.organisation_id, []).append((number, work))
+    for group in by_organisation.values():
+        organisation = engine.organisation_actor(group[0][1].indicator.framework.organisation)
+        reading = [w.job for _n, w in group if w.periods]
+        columns, parts = engine.read_columns(organisation, reading) if reading else (None, None)
+        cache: dict = {}
+        for number, work in group:
+            try:
+                figures = engine.figures_of(columns, work.job, cache, parts) \
+                    if work.periods and columns is not None else []
+                ready.append((number, work, figures))
+            except Exception as exc:  # one bad indicator must not stop the others; the caller decides
+                out[number] = exc
+            if progress is not None:
+                progress("computed", len(ready))
+    for (number, _work, _figures), result in zip(ready, _store(actor, ready, cutoff), strict=True):
+        out[number] = result
+    if progress is not None:
+        progress("stored", len(ready))
+    return [out[n] for n in range(len(works))]
+
+
+def _same(v: IndicatorValue | _Stored, figure: engine.Figure) -> bool:
     return (v.value == figure.outcome.value and v.empty_reason == figure.outcome.reason
             and v.sensitivity == figure.sensitivity and v.record_count == figure.outcome.record_count)
 
 
-def _store(actor: Actor, indicator: Indicator, definition: IndicatorDefinition, periods: list[Period],
-           cutoff: int, mode: str) -> ComputeResult:
-    organisation = indicator.framework.organisation
-    result = ComputeResult(indicator.code, mode, periods=len(periods), cutoff=cutoff)
-    if not periods:
-        return result
-    figures = engine.evaluate(engine.organisation_actor(organisation), definition.formula, computable_keys(indicator),
-                              periods, indicator.frequency)
-    existing = {(v.period_start, v.disaggregation_key): v for v in IndicatorValue.objects.filter(
-        indicator=indicator, period_start__in=[p.start for p in periods]).select_related("definition")}
+@dataclass
+class _Writes:
+    """What storing many indicators' figures writes, gathered so each kind is one statement (or a few)."""
+
+    create: list[IndicatorValue] = field(default_factory=list)
+    update: list[IndicatorValue] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+    confirmed: dict[int | None, list[int]] = field(default_factory=dict)  # values only re-vouched for, by the
+    # definition they move to (None: the one they have)
+    # Per indicator: its work, result, the values replaced (ids), those created or changed, the top sensitivity.
+    logs: list[tuple[Work, ComputeResult, list[int], list[IndicatorValue], int]] = field(default_factory=list)
+
+
+def _store(actor: Actor, ready: list[tuple[int, Work, list[engine.Figure]]], cutoff: int) -> list[ComputeResult]:
+    if not ready:
+        return []
     now = timezone.now()
     label = actor.label if actor.user_id else SYSTEM_LABEL
-    before: list[dict] = []
-    create: list[IndicatorValue] = []
-    update: list[IndicatorValue] = []
+    writes = _Writes()
+    results = []
+    with transaction.atomic():
+        indicators = sorted({w.indicator.pk for _n, w, _f in ready})
+        # One computation of an indicator at a time: two would insert the same (period, group) rows.
+        list(Indicator.objects.select_for_update().filter(pk__in=indicators).order_by("pk").values_list("pk"))
+        existing = _existing(ready)
+        for _number, work, figures in ready:
+            results.append(_diff(actor, work, figures, existing.get(work.indicator.pk, {}), cutoff, now, label,
+                                 writes))
+        before = _states_before(writes)
+        for start in range(0, len(writes.gone), 900):  # under SQLite's limit on query parameters
+            IndicatorValue.objects.filter(pk__in=writes.gone[start:start + 900]).delete()
+        for definition_id, ids in writes.confirmed.items():
+            moved = {} if definition_id is None else {"definition_id": definition_id}
+            for start in range(0, len(ids), 900):
+                IndicatorValue.objects.filter(pk__in=ids[start:start + 900]).update(
+                    data_cutoff_seq=cutoff, produced_by_id=actor.user_id or None, produced_by_label=label,
+                    produced_at=now, **moved)
+        IndicatorValue.objects.bulk_create(writes.create, batch_size=1000)
+        _update_rows(writes.update, ["value", "empty_reason", "record_count", "sensitivity", "source",
+                                     "definition", "data_cutoff_seq", "produced_by", "produced_by_label",
+                                     "produced_at", "qa_status", "comment"])
+        # After the inserts: new values have their ids, which the entries show. Written raw (COPY on
+        # PostgreSQL): an entry holds every changed value's state, and the ORM's insert escapes such texts
+        # slowly.
+        changelog.append_many([_entry(work, result, [before[pk] for pk in replaced], logged, top, cutoff)
+                               for work, result, replaced, logged, top in writes.logs],
+                              actor_id=actor.user_id, actor_label=actor.label)
+        _move_watermarks([w for _n, w, _f in ready], cutoff, now)
+    return results
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What comparing a stored value with a new figure needs (whole rows are read only for those replaced)."""
+
+    pk: int
+    value: Decimal | None
+    empty_reason: str
+    sensitivity: int
+    record_count: int
+    source: str
+    definition_id: int | None
+
+
+def _existing(ready: list[tuple[int, Work, list[engine.Figure]]]) -> dict[Any, dict[tuple, _Stored]]:
+    """The stored values of the periods about to be computed, per indicator and (period start, group)."""
+    starts = sorted({p.start for _n, w, _f in ready for p in w.periods})
+    ids = [w.indicator.pk for _n, w, _f in ready if w.periods]
+    out: dict[Any, dict[tuple, _Stored]] = {}
+    if not ids:
+        return out
+    wanted = {(w.indicator.pk, p.start) for _n, w, _f in ready for p in w.periods}
+    rows = IndicatorValue.objects.filter(indicator__in=ids, period_start__in=starts).values_list(
+        "indicator", "period_start", "disaggregation_key", "pk", "value", "empty_reason", "sensitivity",
+        "record_count", "source", "definition")
+    for indicator_id, start, key, *fields in rows.iterator(5000):
+        if (indicator_id, start) in wanted:
+            out.setdefault(indicator_id, {})[(start, key)] = _Stored(*fields)
+    return out
+
+
+def _states_before(writes: _Writes) -> dict[int, dict[str, Any]]:
+    """The full state of every value about to be changed or removed, for the change log (read before writing)."""
+    pks = sorted({pk for _w, _r, replaced, _l, _t in writes.logs for pk in replaced})
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(pks), 900):
+        for v in IndicatorValue.objects.filter(pk__in=pks[start:start + 900]).select_related("definition",
+                                                                                            "indicator"):
+            out[v.pk] = value_state(v, v.indicator.frequency)
+    return out
+
+
+def _diff(actor: Actor, work: Work, figures: list[engine.Figure], existing: dict[tuple, _Stored],
+          cutoff: int, now: dt.datetime, label: str, writes: _Writes) -> ComputeResult:
+    """Compare one indicator's figures with its stored values; add the writes and its change-log entry."""
+    indicator, definition, periods = work.indicator, work.definition, work.periods
+    organisation_id = indicator.framework.organisation_id
+    result = ComputeResult(indicator.code, work.mode, periods=len(periods), cutoff=cutoff, notes=list(work.notes))
+    if not periods:
+        return result
+    replaced: list[int] = []  # values changed or removed: their states before go into the change-log entry
     logged: list[IndicatorValue] = []  # created or changed: what the change-log entry shows
-    confirmed: list[int] = []
+    existing = dict(existing)
     for figure in figures:
         key = disaggregation_key(figure.disaggregation)
         old = existing.pop((figure.period.start, key), None)
-        v = old or IndicatorValue(indicator=indicator, organisation=organisation, period_start=figure.period.start,
-                                  period_end=figure.period.end, disaggregation=figure.disaggregation,
-                                  disaggregation_key=key)
         if old is not None and _same(old, figure) and old.source == DataSource.COMPUTED:
-            # Confirmed by this run: only its provenance moves on, in one UPDATE for all such rows below.
+            # Confirmed by this run: only its provenance moves on, in one UPDATE for all such rows (grouped by
+            # the definition they move to when that changes; None: it stays).
             result.unchanged += 1
-            confirmed.append(old.pk)
+            moved = definition.pk if old.definition_id != definition.pk else None
+            writes.confirmed.setdefault(moved, []).append(old.pk)
             continue
+        v = IndicatorValue(id=old.pk if old else None, indicator=indicator, organisation_id=organisation_id,
+                           period_start=figure.period.start, period_end=figure.period.end,
+                           disaggregation=figure.disaggregation, disaggregation_key=key)
         if old is not None:
-            before.append(value_state(old, indicator.frequency))
+            replaced.append(old.pk)
             result.changed += 1
         else:
             result.created += 1
@@ -184,26 +364,51 @@ def _store(actor: Actor, indicator: Indicator, definition: IndicatorDefinition, 
         v.record_count, v.sensitivity = figure.outcome.record_count, figure.sensitivity
         v.source, v.definition, v.data_cutoff_seq = DataSource.COMPUTED, definition, cutoff
         v.produced_by_id, v.produced_by_label, v.produced_at = actor.user_id or None, label, now
-        (update if old is not None else create).append(v)
-    gone = list(existing.values())
+        (writes.update if old is not None else writes.create).append(v)
+    gone = [v.pk for v in existing.values()]
     result.removed = len(gone)
-    before += [value_state(v, indicator.frequency) for v in gone]
-    if gone:
-        IndicatorValue.objects.filter(pk__in=[v.pk for v in gone]).delete()
-    for start in range(0, len(confirmed), 900):  # under SQLite's limit on query parameters
-        IndicatorValue.objects.filter(pk__in=confirmed[start:start + 900]).update(
-            definition=definition, data_cutoff_seq=cutoff, produced_by_id=actor.user_id or None,
-            produced_by_label=label, produced_at=now)
-    IndicatorValue.objects.bulk_create(create, batch_size=1000)
-    _update_rows(update, ["value", "empty_reason", "record_count", "sensitivity", "source", "definition",
-                          "data_cutoff_seq", "produced_by", "produced_by_label", "produced_at", "qa_status", "comment"])
-    after = [value_state(v, indicator.frequency) for v in logged]
-    sensitivity = max([f.sensitivity for f in figures] + [indicator.sensitivity])
-    log(actor, "indicator.compute", "indicator", indicator.id, organisation.pk, before or None, after or None,
-        sensitivity=sensitivity, mode=mode, cutoff=cutoff, definition_version=definition.version,
-        periods=[label_of(p, indicator.frequency) for p in periods], created=result.created,
-        changed=result.changed, unchanged=result.unchanged, removed=result.removed)
+    replaced += gone
+    writes.gone += gone
+    top = max([f.sensitivity for f in figures] + [indicator.sensitivity])
+    writes.logs.append((work, result, replaced, logged, top))
     return result
+
+
+def _entry(work: Work, result: ComputeResult, before: list[dict], logged: list[IndicatorValue], sensitivity: int,
+           cutoff: int) -> changelog.PendingEntry:
+    indicator = work.indicator
+    after = [value_state(v, indicator.frequency) for v in logged]
+    return changelog.PendingEntry(
+        action="indicator.compute", object_type="indicator", object_id=str(indicator.id),
+        organisation_id=indicator.framework.organisation_id, before=before or None, after=after or None,
+        sensitivity=sensitivity, extra={
+            "mode": work.mode, "cutoff": cutoff, "definition_version": work.definition.version,
+            "periods": [label_of(p, indicator.frequency) for p in work.periods], "created": result.created,
+            "changed": result.changed, "unchanged": result.unchanged, "removed": result.removed})
+
+
+def _move_watermarks(works: list[Work], cutoff: int, now: dt.datetime) -> None:
+    """An incremental run vouches for everything up to `cutoff`. A full rebuild of some periods does not vouch
+    for the others: an existing watermark stays, unless it belongs to an earlier formula (then nothing else is
+    current for this one anyway)."""
+    marks = dict(ComputeWatermark.objects.filter(indicator__in=[w.indicator for w in works])
+                 .values_list("indicator", "definition"))
+    create, moved, kept = [], {}, []
+    for work in works:
+        definition_id = marks.get(work.indicator.pk)  # never None for an existing mark: the column is required
+        if definition_id is None:
+            create.append(ComputeWatermark(indicator=work.indicator, definition=work.definition, seq=cutoff,
+                                           updated_at=now))
+        elif definition_id != work.definition.pk:
+            moved.setdefault(work.definition.pk, []).append(work.indicator.pk)
+        elif work.mode == "incremental":
+            kept.append(work.indicator.pk)
+    ComputeWatermark.objects.bulk_create(create, batch_size=1000)
+    for definition_id, ids in [(None, kept), *moved.items()]:
+        change = {} if definition_id is None else {"definition_id": definition_id}
+        for start in range(0, len(ids), 900):
+            ComputeWatermark.objects.filter(indicator__in=ids[start:start + 900]).update(seq=cutoff, updated_at=now,
+                                                                                         **change)
 
 
 def _update_rows(rows: list[IndicatorValue], names: list[str]) -> None:
@@ -434,12 +639,18 @@ def _partial_figures(actor: Actor, indicator: Indicator, rows: list[IndicatorVal
     for v in rows:
         by_definition.setdefault(v.definition_id, []).append(v)
     now = timezone.now().isoformat()
-    for group in by_definition.values():
+    groups = list(by_definition.values())
+    jobs = []
+    for group in groups:
         definition = group[0].definition
         assert definition is not None
-        keys = sorted({k for v in group for k in v.disaggregation})
-        figures = {(f.period.start, disaggregation_key(f.disaggregation)): f for f in engine.evaluate(
-            actor, definition.formula, keys, {_period(v) for v in group}, indicator.frequency, within=organisation)}
+        keys = tuple(sorted({k for v in group for k in v.disaggregation}))
+        jobs.append(engine.Job(definition.formula, keys, tuple(sorted({_period(v) for v in group})),
+                               indicator.frequency))
+    for group, evaluated in zip(groups, engine.evaluate_many(actor, jobs, within=organisation), strict=True):
+        definition = group[0].definition
+        assert definition is not None
+        figures = {(f.period.start, disaggregation_key(f.disaggregation)): f for f in evaluated}
         for v in group:
             mine = figures.get((v.period_start, v.disaggregation_key))
             outcome = mine.outcome if mine else formulas.evaluate(definition.formula, {})

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sitaware.assessment import values
+from sitaware.assessment import engine, values
 from sitaware.assessment.errors import AssessmentError
 from sitaware.assessment.models import DataSource, Indicator, IndicatorStatus
 from sitaware.assessment.periods import PeriodError, parse_label
@@ -102,6 +102,48 @@ class Command(BaseCommand):
         path.write_bytes(content)
         self.stdout.write(f"{path} ({len(content):,} bytes)")
 
+    @staticmethod
+    def _name(ind: Indicator) -> str:
+        return f"{ind.framework.organisation.code}/{ind.framework.code}@{ind.framework.version}/{ind.code}"
+
+    def _check(self, ind: Indicator, bar: Any) -> bool:
+        """Recompute through the query path and compare: True when some figure differs."""
+        name = self._name(ind)
+        bar.set_postfix_str(name)
+        mismatches = values.reproduce(ind)
+        bar.update(1)
+        self.stdout.write(f"{name}: " + ("reproduces" if not mismatches else f"{len(mismatches)} figure(s) differ"))
+        for m in mismatches[:20]:
+            self.stdout.write(f"  {m.period} {m.disaggregation or 'total'}: stored {m.stored}, "
+                              f"recomputed {m.recomputed}")
+        return bool(mismatches)
+
+    def _compute(self, actor: Any, chosen: list[Indicator], span: tuple | None, bar: Any) -> int:
+        """Plan every indicator (a full rebuild of `span`, or a refresh), then compute them all from one read
+        of the records per organisation and store them together."""
+        cutoff = engine.current_seq()
+        plans = values.plan(actor, chosen, cutoff, span=span)
+        for ind, exc in plans.failed:
+            bar.update(1)
+            self.stdout.write(f"{self._name(ind)}: {exc}")
+        bar.set_postfix_str("reading the records")
+
+        def progress(stage: str, count: int) -> None:
+            bar.set_postfix_str(f"{stage} {count}/{len(plans.works)}")
+
+        failed = len(plans.failed)
+        for work, outcome in zip(plans.works, values.run(actor, plans.works, cutoff, progress), strict=True):
+            bar.update(1)
+            name = self._name(work.indicator)
+            if isinstance(outcome, Exception):
+                failed += 1
+                self.stdout.write(f"{name}: {outcome}")
+                continue
+            self.stdout.write(f"{name}: {outcome.mode}, {outcome.periods} period(s), {outcome.created} new, "
+                              f"{outcome.changed} changed, {outcome.unchanged} unchanged, {outcome.removed} "
+                              f"removed (data up to change {outcome.cutoff})")
+        return failed
+
     def _recompute(self, options: dict[str, Any]) -> None:
         indicators = Indicator.objects.filter(data_source=DataSource.COMPUTED).select_related(
             "framework__organisation").order_by("framework__organisation__code", "framework__code",
@@ -126,28 +168,10 @@ class Command(BaseCommand):
             except PeriodError as exc:
                 raise CommandError(str(exc)) from None
         actor = system_actor("indicators recompute")
-        bar = tqdm(chosen, unit="indicator", disable=options["no_progress"], file=self.stderr)
-        failed = 0
-        for ind in bar:
-            name = f"{ind.framework.organisation.code}/{ind.framework.code}@{ind.framework.version}/{ind.code}"
-            bar.set_postfix_str(name)
-            try:
-                if options["check"]:
-                    mismatches = values.reproduce(ind)
-                    failed += bool(mismatches)
-                    verdict = "reproduces" if not mismatches else f"{len(mismatches)} figure(s) differ"
-                    self.stdout.write(f"{name}: {verdict}")
-                    for m in mismatches[:20]:
-                        self.stdout.write(f"  {m.period} {m.disaggregation or 'total'}: stored {m.stored}, "
-                                          f"recomputed {m.recomputed}")
-                    continue
-                result = values.compute(actor, ind, *span) if span else values.refresh(actor, ind)
-            except AssessmentError as exc:
-                failed += 1
-                self.stdout.write(f"{name}: {exc}")
-                continue
-            self.stdout.write(f"{name}: {result.mode}, {result.periods} period(s), {result.created} new, "
-                              f"{result.changed} changed, {result.unchanged} unchanged, {result.removed} removed "
-                              f"(data up to change {result.cutoff})")
+        bar = tqdm(total=len(chosen), unit="indicator", disable=options["no_progress"], file=self.stderr)
+        if options["check"]:
+            failed = sum(self._check(ind, bar) for ind in chosen)
+        else:
+            failed = self._compute(actor, chosen, span, bar)
         if failed:
             raise CommandError(f"{failed} indicator(s) did not {'reproduce' if options['check'] else 'compute'}")
