@@ -194,6 +194,28 @@ def _other_section() -> list[str]:
                          f"median {render_['p50_ms'] / 1000:.2f} s | "
                          f"{web_map['machine']['load_average_at_start'][0]:.1f} | {_met(render_['within_target'])} | "
                          "docs/web.md |")
+    for backend in common.BACKENDS:
+        assessment = _json(f"assessment-{backend}")
+        if assessment and "full_rebuild_again" in assessment:  # the one-read engine's results
+            rebuild, refresh = assessment["full_rebuild"], assessment["incremental_refresh"]
+            name = BACKEND_NAMES[backend]
+            lines.append(f"| indicators: full rebuild, 1,000,000 records x 200 indicators, {name} | under "
+                         f"{rebuild['target_s']} s | {rebuild['seconds']} s | "
+                         f"{rebuild['load_average_at_end'][0]:.1f} | "
+                         f"{_met(rebuild['seconds'] < rebuild['target_s'])} | docs/assessment.md |")
+            lines.append(f"| indicators: refresh after 1,000 new records, {name} | under {refresh['target_s']} s | "
+                         f"{refresh['seconds']} s ({refresh['refreshed']} indicators) | "
+                         f"{refresh['load_average_at_end'][0]:.1f} | "
+                         f"{_met(refresh['seconds'] < refresh['target_s'] and refresh['refreshed'] > 0)} | "
+                         "docs/assessment.md |")
+        dashboard = _json(f"dashboard-1000000-{backend}")
+        if dashboard and dashboard.get("cards_analyst"):
+            for viewer, label in (("commander", "full scope"), ("analyst", "partial scope, first view")):
+                run = dashboard[f"cards_{viewer}"]
+                took = run["p50_ms"] if viewer == "commander" else run["first_render_ms"]
+                lines.append(f"| dashboard of 12 cards, 1,000,000 records, {label}, {BACKEND_NAMES[backend]} | "
+                             f"under 1 s | {took / 1000:.2f} s | {run['load_average'][0]:.1f} | {_met(took < 1000)} | "
+                             "docs/assessment.md |")
     triage = _json("triage")
     if triage and triage.get("django"):
         path = triage["django"]["django_path"]

@@ -64,8 +64,10 @@ def add_extract(request: HttpRequest, file: File[UploadedFile], name: Form[str] 
 @router.post("/plans/{plan_id}/edits", summary="Move, add or drop visits; dry_run previews the effect")
 @answers_errors
 def edit(request: HttpRequest, plan_id: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
+    base = payload.get("base_version")
     return services.edit_plan(request_actor(request), plan_id, payload.get("edits"),
-                              dry_run=bool(payload.get("dry_run")))
+                              dry_run=bool(payload.get("dry_run")),
+                              base_version=base if isinstance(base, int) and not isinstance(base, bool) else None)
 
 
 @router.post("/plans/{plan_id}/decision", summary="Approve or reject (through the oversight decision gate)")
@@ -91,6 +93,30 @@ def export(request: HttpRequest, plan_id: str, format: str = "html"):
     if format != "html":
         response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@router.get("/settings/travel", summary="Your organisation's default travel provider (and where it comes from)")
+@answers_errors
+def default_travel(request: HttpRequest):
+    return services.default_travel(request_actor(request))
+
+
+@router.put("/settings/travel", summary="Set your organisation's default travel provider (a `travel` object)")
+@answers_errors
+def set_default_travel(request: HttpRequest, payload: dict[str, Any] = Body(...)):  # noqa: B008
+    return services.set_default_travel(request_actor(request), payload)
+
+
+@router.delete("/settings/travel", summary="Remove it: the site's default applies again")
+@answers_errors
+def clear_default_travel(request: HttpRequest):
+    return services.set_default_travel(request_actor(request), None)
+
+
+@router.get("/plans/{plan_id}/positions", summary="Stored positions of each patrol of a plan, oldest first")
+@answers_errors
+def positions_read(request: HttpRequest, plan_id: str):
+    return {"plan": plan_id, "positions": tracking.positions_of(request_actor(request), plan_id)}
 
 
 @router.post("/plans/{plan_id}/positions", response={201: dict}, summary="Positions of a unit: {unit, points}")

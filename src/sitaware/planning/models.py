@@ -126,3 +126,14 @@ class VisitOutcome(models.Model):
     closest_m = models.FloatField(null=True, blank=True)
     delay_s = models.FloatField(null=True, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
+
+
+class TravelDefault(models.Model):
+    """The organisation's default travel-time provider, used when a plan request names none (one site serves
+    one mission; each organisation of it may keep its own). No row: the site's SITAWARE_PLANNING_TRAVEL, else
+    straight line. Set through `services.set_default_travel` (change-logged)."""
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    spec = models.JSONField(help_text=_("Travel-time provider as a plan request's `travel` object, validated."))
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)

@@ -66,8 +66,13 @@ def _points(request: PlanningRequest) -> list[tuple[str, float, float]]:
     return out + [(f"cells[{i}]", c.lat, c.lon) for i, c in enumerate(request.cells)]
 
 
+def site_default_set() -> bool:
+    return bool(os.environ.get("SITAWARE_PLANNING_TRAVEL", "").strip())
+
+
 def default_spec() -> dict[str, Any]:
-    """The mission's default (one site serves one mission), set by the administrator in the environment."""
+    """The site's default, set by the administrator in the environment; an organisation's own default (stored,
+    `services.set_default_travel`) comes first, and the caller passes it to `build` as the spec."""
     raw = os.environ.get("SITAWARE_PLANNING_TRAVEL", "").strip()
     if not raw:
         return {"provider": "straight_line"}
@@ -79,6 +84,28 @@ def default_spec() -> dict[str, Any]:
         raise _problem("travel", _("the site's default travel setting (SITAWARE_PLANNING_TRAVEL) is not a JSON "
                                    "object; give travel in the request or ask the administrator to fix it"))
     return spec
+
+
+def check_spec(spec_in: Any) -> dict[str, Any]:
+    """A travel object checked on its own, before any plan names cells (an organisation's default): the same
+    rules and messages as `build`, normalised. What depends on the plan (a grid over its cells, whether the
+    extract covers its bases) is checked again by `build` when a plan uses it."""
+    if not isinstance(spec_in, dict):
+        raise _problem("travel", _("give the travel times as an object, e.g. {\"provider\": \"straight_line\"}"))
+    kind = spec_in.get("provider", "straight_line")
+    if kind not in PROVIDERS:
+        raise _problem("travel.provider", _("use one of %(v)s") % {"v": ", ".join(PROVIDERS)})
+    if kind == "straight_line":
+        return _straight(spec_in, None).spec  # type: ignore[arg-type]  # the request is not read
+    if kind == "speed_grid":
+        res, margin, given, extra = _grid_params(spec_in, 8)
+        spec: dict[str, Any] = {"provider": "speed_grid", "margin_m": margin, "impassable": sorted(map(str, extra)),
+                                "speeds_kmh": {str(k): float(v) for k, v in sorted(given.items())}}
+        if "resolution" in spec_in:  # absent: the cells' own resolution when the plan is made
+            spec["resolution"] = res
+        return spec
+    path, snap, _graph = _osm_graph(spec_in)
+    return {"provider": "osm", "extract": path.name, "max_snap_m": snap}
 
 
 def build(spec_in: Any, request: PlanningRequest, *, expected: Mapping[str, Any] | None = None) -> Travel:
@@ -137,14 +164,31 @@ def _to_res(cell: str, res: int) -> set[str]:
     return {h3.cell_to_parent(cell, res)}
 
 
-def _grid(spec_in: dict[str, Any], request: PlanningRequest) -> Travel:
-    cell_res = {h3.get_resolution(c.id) for c in request.cells if h3.is_valid_cell(c.id)}
-    res = spec_in.get("resolution", cell_res.pop() if len(cell_res) == 1 else 8)
+def _grid_params(spec_in: dict[str, Any], default_res: int) -> tuple[int, float, dict[str, Any], list[Any]]:
+    """The grid's own settings, checked without a request (also for an organisation's default)."""
+    res = spec_in.get("resolution", default_res)
     if isinstance(res, bool) or not isinstance(res, int) or not 5 <= res <= 11:
         raise _problem("travel.resolution", _("an H3 resolution from 5 to 11"))
     margin = spec_in.get("margin_m", DEFAULT_GRID_MARGIN_M)
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin <= 50_000:
         raise _problem("travel.margin_m", _("metres from 0 to 50,000"))
+    given = spec_in.get("speeds_kmh") or {}
+    if not isinstance(given, dict):
+        raise _problem("travel.speeds_kmh", _("give speeds as {h3 cell: km/h}"))
+    for cid, kmh in given.items():
+        if not h3.is_valid_cell(str(cid)):
+            raise _problem("travel.speeds_kmh", _("%(c)s is not an H3 cell") % {"c": cid})
+        if isinstance(kmh, bool) or not isinstance(kmh, int | float) or not 0 <= kmh <= 200:
+            raise _problem("travel.speeds_kmh", _("a speed is a number of km/h from 0 to 200"))
+    extra = spec_in.get("impassable") or []
+    if not isinstance(extra, list) or not all(h3.is_valid_cell(str(c)) for c in extra):
+        raise _problem("travel.impassable", _("give a list of H3 cells"))
+    return res, float(margin), given, extra
+
+
+def _grid(spec_in: dict[str, Any], request: PlanningRequest) -> Travel:
+    cell_res = {h3.get_resolution(c.id) for c in request.cells if h3.is_valid_cell(c.id)}
+    res, margin, given, extra = _grid_params(spec_in, cell_res.pop() if len(cell_res) == 1 else 8)
     points = _points(request)
     lats = [p[1] for p in points]
     lons = [p[2] for p in points]
@@ -160,19 +204,9 @@ def _grid(spec_in: dict[str, Any], request: PlanningRequest) -> Travel:
     grid = set(h3.polygon_to_cells(h3.LatLngPoly(box), res))
     grid |= {h3.latlng_to_cell(lat, lon, res) for _, lat, lon in points}
     speeds = dict.fromkeys(grid, GRID_FREE_KMH)
-    given = spec_in.get("speeds_kmh") or {}
-    if not isinstance(given, dict):
-        raise _problem("travel.speeds_kmh", _("give speeds as {h3 cell: km/h}"))
     for cid, kmh in given.items():
-        if not h3.is_valid_cell(str(cid)):
-            raise _problem("travel.speeds_kmh", _("%(c)s is not an H3 cell") % {"c": cid})
-        if isinstance(kmh, bool) or not isinstance(kmh, int | float) or not 0 <= kmh <= 200:
-            raise _problem("travel.speeds_kmh", _("a speed is a number of km/h from 0 to 200"))
         for c in _to_res(str(cid), res) & grid:
             speeds[c] = float(kmh)
-    extra = spec_in.get("impassable") or []
-    if not isinstance(extra, list) or not all(h3.is_valid_cell(str(c)) for c in extra):
-        raise _problem("travel.impassable", _("give a list of H3 cells"))
     cells = {c.id: c for c in request.cells}
     blocked: set[str] = set()
     for cid in request.no_go:
@@ -221,7 +255,8 @@ def road_graph(path: Path, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> RoadGraph:
     return _road_graph(str(path), stat.st_size, stat.st_mtime_ns, float(max_snap_m))
 
 
-def _osm(spec_in: dict[str, Any], request: PlanningRequest, expected: Mapping[str, Any] | None = None) -> Travel:
+def _osm_graph(spec_in: dict[str, Any]) -> tuple[Path, float, RoadGraph]:
+    """The extract named in the spec, read (cached): checked without a request (also for a default)."""
     path = _extract_path(spec_in.get("extract"))
     snap = spec_in.get("max_snap_m", DEFAULT_MAX_SNAP_M)
     if isinstance(snap, bool) or not isinstance(snap, int | float) or not 0 < snap <= 10_000:
@@ -231,9 +266,13 @@ def _osm(spec_in: dict[str, Any], request: PlanningRequest, expected: Mapping[st
         raise _problem("travel.extract", _("no OSM extract named %(name)s in the extracts folder; upload it first")
                        % {"name": path.name})
     try:
-        provider = road_graph(path, float(snap))
+        return path, float(snap), road_graph(path, float(snap))
     except OsmExtractError as exc:
         raise _problem("travel.extract", str(exc)) from None
+
+
+def _osm(spec_in: dict[str, Any], request: PlanningRequest, expected: Mapping[str, Any] | None = None) -> Travel:
+    path, snap, provider = _osm_graph(spec_in)
     if expected:  # a stored plan: a different file under the same name is the first thing to say
         _same_as(expected, {**expected, "sha256": provider.extract.sha256})
     outside = [(where, lat, lon) for where, lat, lon in _points(request)

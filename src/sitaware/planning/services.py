@@ -34,7 +34,7 @@ from sitaware.oversight import services as oversight
 from sitaware.oversight.models import RecommendationStatus
 from sitaware.planning import inputs, providers
 from sitaware.planning.errors import PlanCheckFailed, PlanInputError, PlanNotFound, PlanStateError
-from sitaware.planning.models import Plan, PlanRequest, PlanStatus, PlanVisit
+from sitaware.planning.models import Plan, PlanRequest, PlanStatus, PlanVisit, TravelDefault
 from sitaware.planning.plans.schedule import routes_of, schedule_routes
 from sitaware.planning.solver.feasibility import check_plan
 from sitaware.planning.solver.problem import PlanningInputError, PlanningRequest, validate
@@ -46,6 +46,9 @@ COMPONENT_KEY = "patrol-plan"
 DECIDER_ROLES = (Role.SUPERVISOR.value, Role.COMMANDER.value)
 PLAN_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.COMMANDER})
 EXTRACT_ROLES = frozenset({Role.ADMINISTRATOR, Role.SUPERVISOR, Role.COMMANDER})
+# The organisation's default travel provider is set by those who decide on plans and by administrators (who also
+# set the site's default in the environment and place road extracts): the same people as for road extracts.
+TRAVEL_SETTING_ROLES = EXTRACT_ROLES
 TRAVEL_NOTE = {
     "straight_line": "straight line x detour factor / unit speed; transit may cross no-go cells",
     "speed_grid": "shortest path over an H3 speed grid in which no-go and impassable cells are never crossed",
@@ -70,6 +73,15 @@ LIMITATIONS = gettext_noop(
 def _reject_role(actor: Actor, roles: frozenset[str], what: str) -> None:
     if actor.role not in roles and not actor.system:
         raise PermissionDenied(_("%(what)s is for analysts, supervisors and commanders") % {"what": what})
+
+
+def may_propose(actor: Actor) -> bool:
+    """Whether the actor may ask for, and edit, plans (pages show the forms only to them)."""
+    return actor.system or actor.role in PLAN_ROLES
+
+
+def may_set_travel(actor: Actor) -> bool:
+    return actor.system or actor.role in TRAVEL_SETTING_ROLES
 
 
 def _input_error(exc: PlanningInputError) -> PlanInputError:
@@ -272,7 +284,20 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
             parsed.constraints["previous_shifts"] = previous
             request = dataclasses.replace(request, previous_shifts=tuple(frozenset(s) for s in previous))
         validate(request)
-        travel = providers.build(data.get("travel"), request)
+        asked = data.get("travel")
+        chosen = "request" if asked is not None else "organisation"
+        if asked is None:
+            asked = _stored_default(actor.organisation_id)
+            if asked is None:
+                chosen = "site"  # providers.build reads SITAWARE_PLANNING_TRAVEL, else straight line
+        try:
+            travel = providers.build(asked, request)
+        except PlanningInputError as exc:
+            if chosen != "organisation":
+                raise
+            # Say where the setting came from: the planner did not choose it in this request.
+            raise PlanningInputError([{**p, "message": _("your organisation's default travel times: %(m)s")
+                                       % {"m": p["message"]}} for p in exc.errors]) from None
     except PlanningInputError as exc:
         raise _input_error(exc) from None
     plan_id, request_id = uuid.uuid4(), uuid.uuid4()
@@ -323,7 +348,8 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
         pr = PlanRequest.objects.create(
             id=request_id, organisation_id=actor.organisation_id, sensitivity=rec.sensitivity,
             shift_start=parsed.shift_start, shift_end=parsed.shift_end, units=parsed.units, cells=parsed.cells,
-            constraints=parsed.constraints, travel={"spec": travel.spec, "described": travel.described},
+            constraints=parsed.constraints,
+            travel={"spec": travel.spec, "described": travel.described, "chosen": chosen},
             solver_version=version, seed=request.seed, created_by_id=actor.user_id)
         output = rec.output
         plan = Plan.objects.create(
@@ -427,18 +453,23 @@ def route_shapes(plan: Plan) -> dict[str, list[list[float]]]:
     return shapes
 
 
-def edit_plan(actor: Actor, plan_id: Any, edits: Any, *, dry_run: bool = False) -> dict[str, Any]:
+def edit_plan(actor: Actor, plan_id: Any, edits: Any, *, dry_run: bool = False,
+              base_version: int | None = None) -> dict[str, Any]:
     """Move, add or drop visits; returns the recomputed plan, its violations and coverage. Never approves.
 
     With `dry_run` nothing is stored (the planner previews the effect); otherwise the edit replaces the plan's
     visits (status `edited`, version + 1), even when it has violations: they are shown, and approval refuses
-    a plan that has any.
+    a plan that has any. `base_version`, when given, is the version the planner previewed: if the plan moved on
+    since, the edit is refused rather than applied to routes the planner has not seen.
     """
     _reject_role(actor, PLAN_ROLES, _("editing a patrol plan"))
     plan = get_plan(actor, plan_id)
     if plan.status not in OPEN:
         raise PlanStateError(_("this plan is %(s)s; only proposed or edited plans can be edited")
                              % {"s": plan.status})
+    if base_version is not None and base_version != plan.version:
+        raise PlanStateError(_("the plan changed since you opened it (now version %(v)d); reload and edit again")
+                             % {"v": plan.version})
     before = current_routes(plan)
     cells = {c["id"] for c in plan.request.cells}
     routes = _apply_edits(before, edits, cells)
@@ -550,3 +581,61 @@ def upload_extract(actor: Actor, name: Any, content: bytes) -> dict[str, Any]:
         actor_id=actor.user_id, actor_label=actor.label,
     )
     return info
+
+
+# ---------------------------------------------------------------- the organisation's default travel provider
+
+
+def _stored_default(organisation_id: Any) -> dict[str, Any] | None:
+    row = TravelDefault.objects.filter(organisation_id=organisation_id).first()
+    return dict(row.spec) if row else None
+
+
+def default_travel(actor: Actor) -> dict[str, Any]:
+    """The travel provider a plan of the actor's organisation uses when its request names none, and where that
+    comes from: `organisation` (set here), `site` (SITAWARE_PLANNING_TRAVEL) or `built_in` (straight line)."""
+    _reject_role(actor, PLAN_ROLES | TRAVEL_SETTING_ROLES, _("patrol planning"))
+    row = TravelDefault.objects.filter(organisation_id=actor.organisation_id).select_related("set_by").first()
+    if row is not None:
+        return {"spec": row.spec, "source": "organisation", "set_by": row.set_by.get_username(),
+                "set_at": row.set_at.astimezone(dt.UTC).isoformat()}
+    try:
+        site = providers.default_spec()
+    except PlanningInputError as exc:
+        return {"spec": None, "source": "site", "error": exc.errors[0]["message"], "set_by": None, "set_at": None}
+    source = "site" if providers.site_default_set() else "built_in"
+    return {"spec": site, "source": source, "set_by": None, "set_at": None}
+
+
+def set_default_travel(actor: Actor, spec: Any) -> dict[str, Any]:
+    """Set (or, with None, remove) the organisation's default travel provider; checked with the providers' own
+    rules (an unknown extract is a `travel.extract` error) and change-logged (`planning.travel.default`)."""
+    if not may_set_travel(actor) or actor.organisation_id is None:
+        raise PermissionDenied(_("the default travel times are set by administrators, supervisors and commanders"))
+    try:
+        checked = providers.check_spec(spec) if spec is not None else None
+    except PlanningInputError as exc:
+        raise _input_error(exc) from None
+    with transaction.atomic():
+        row = TravelDefault.objects.select_for_update().filter(organisation_id=actor.organisation_id).first()
+        before = row.spec if row else None
+        if checked is None:
+            if row is not None:
+                row.delete()
+        else:
+            TravelDefault.objects.update_or_create(
+                organisation_id=actor.organisation_id,
+                defaults={"spec": checked, "set_by_id": actor.user_id, "set_at": timezone.now()})
+        changelog.append(
+            [PendingEntry(action="planning.travel.default", object_type="planning_setting", object_id="travel",
+                          before=before, after=checked, organisation_id=actor.organisation_id)],
+            actor_id=actor.user_id, actor_label=actor.label,
+        )
+    return default_travel(actor)
+
+
+def organisation_units(actor: Actor) -> list[tuple[str, str]]:
+    """(code, name) of the actor's organisation's units: the units a patrol can come from."""
+    _reject_role(actor, PLAN_ROLES | TRAVEL_SETTING_ROLES, _("patrol planning"))
+    return list(OrgUnit.objects.filter(organisation_id=actor.organisation_id).order_by("code")
+                .values_list("code", "name"))

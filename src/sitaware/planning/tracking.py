@@ -125,6 +125,21 @@ def report_patrol(actor: Actor, plan_id: Any, patrol: str, stops: Any) -> int:
     return _store(actor, plan, patrol, rows, PositionSource.PATROL_REPORT)
 
 
+def positions_of(actor: Actor, plan: Plan | Any) -> dict[str, list[dict[str, Any]]]:
+    """The stored positions of each patrol of a plan, oldest first ({patrol: [{at, lat, lon, source}]}).
+
+    The plan is read again through the actor's scope (`services.get_plan`), like every other tracking read: a
+    plan the actor may not see is PlanNotFound, whatever object the caller holds."""
+    plan = services.get_plan(actor, plan.pk if isinstance(plan, Plan) else plan)
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows = plan.positions.order_by("patrol", "at", "pk").values_list("patrol", "at", "latitude", "longitude",
+                                                                      "source")
+    for patrol, at, lat, lon, source in rows:
+        out.setdefault(patrol, []).append({"at": at.astimezone(dt.UTC).isoformat(), "lat": lat, "lon": lon,
+                                           "source": source})
+    return out
+
+
 def _inputs(plan: Plan) -> tuple[list[actual.PlannedVisit], dict[str, list[actual.Position]],
                                  dict[str, list[tuple[float, float]]], actual.Params]:
     c = plan.request.constraints

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from sitaware.web import views, views_dashboard, views_form, views_offline, views_plan, views_review, views_riskmap
+from sitaware.web import (
+    views,
+    views_dashboard,
+    views_form,
+    views_offline,
+    views_plan,
+    views_plan_new,
+    views_review,
+    views_riskmap,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -22,5 +31,8 @@ urlpatterns = [
     path("risk-maps/", views_riskmap.risk_maps, name="risk-maps"),
     path("risk-maps/<uuid:risk_map_id>/", views_riskmap.risk_map, name="risk-map"),
     path("plans/", views_plan.plans, name="plans"),
+    path("plans/new", views_plan_new.plan_new, name="plan-new"),
+    path("plans/travel", views_plan_new.plan_travel, name="plan-travel"),
     path("plans/<uuid:plan_id>/", views_plan.plan_map, name="plan"),
+    path("plans/<uuid:plan_id>/edit", views_plan.plan_edit, name="plan-edit"),
 ]

@@ -74,6 +74,8 @@ def _item(actor: Actor, rec: Recommendation, targets: dict[str, dict[str, Any]],
         item["zone"] = _alert_zone(rec)
     if rec.target_type in MAP_PAGES and rec.target_id:
         item["map_link"] = reverse(MAP_PAGES[rec.target_type], args=[rec.target_id])
+    if rec.target_type == "patrol_plan" and rec.target_id and rec.status == "pending":
+        _edited_plan(actor, rec, item)
     if rec.component.key == CATEGORY_SUGGESTER and tax_key:
         # A modification of a category suggestion is a category of the record's own taxonomy version.
         tax = pages.taxonomy(tax_key)
@@ -82,6 +84,24 @@ def _item(actor: Actor, rec: Recommendation, targets: dict[str, dict[str, Any]],
         if item["target"]:
             item["target"]["category_label"] = pages.category_label(item["target"]["category"], tax)
     return item
+
+
+def _edited_plan(actor: Actor, rec: Recommendation, item: dict[str, Any]) -> None:
+    """A plan a planner changed after the proposal: 'accept' would approve the proposal as it was, so the queue
+    says so and fills the modification with the plan's current routes (unless the decider already typed one)."""
+    from sitaware.planning import services as planning
+    from sitaware.planning.errors import PlanNotFound
+
+    try:
+        plan = planning.get_plan(actor, rec.target_id)
+    except (PlanNotFound, PermissionDenied):
+        return
+    routes = planning.current_routes(plan)
+    if plan.status != "edited" or routes == ((rec.output or {}).get("proposal") or {}).get("routes"):
+        return
+    item["plan_edited"] = plan.version
+    if not item["posted"].get("modified_output"):
+        item["posted"] = {**item["posted"], "modified_output": json.dumps({"plan": str(plan.id), "routes": routes})}
 
 
 def _alert_zone(rec: Recommendation) -> dict[str, Any] | None:
