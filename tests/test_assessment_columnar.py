@@ -9,6 +9,7 @@ figures (value, reason, record count, sensitivity) both ways, for the organisati
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 
 import pytest
@@ -171,7 +172,6 @@ def test_the_worker_computes_many_indicators_from_one_read_as_the_query_path_wou
 
 
 def test_a_changed_figure_is_logged_with_its_state_before_and_after(plan, make_record):
-    import json
     from decimal import Decimal
 
     from sitaware.assessment import values
@@ -193,3 +193,83 @@ def test_a_changed_figure_is_logged_with_its_state_before_and_after(plan, make_r
     assert by_group(data["before"]) == {("2025-01", "{}"): 1, ("2025-01", '{"area": "Bangui"}'): 1}
     assert by_group(data["after"]) == {("2025-01", "{}"): 2, ("2025-01", '{"area": "Bangui"}'): 2}
     assert {s["id"] for s in data["before"]} == {s["id"] for s in data["after"]}  # the same rows, updated
+
+
+def _on_a_dashboard(plan, actor, *indicators):
+    from sitaware.assessment.dashboards import services as dashboards
+
+    ana = actor("ana")
+    d = dashboards.create_dashboard(ana, {"framework_id": str(plan.framework.id), "title": "Board"})
+    dashboards.add_widget(ana, d.id, {"chart": "timeseries", "indicators": [str(i.id) for i in indicators],
+                                      "breakdown": "area"})
+
+
+@pytest.mark.parametrize("seed", [23, 29])
+def test_a_narrower_viewer_reads_the_kept_share_of_a_dashboard_figure_without_reading_records(
+        seed, plan, make_record, actor, monkeypatch):
+    from sitaware.assessment import engine, values
+    from sitaware.assessment.models import CeilingFigure, IndicatorValue
+    from tests.conftest import _system
+
+    _random_records(random.Random(seed), make_record, 120)
+    shown = [plan.indicator(f"S{n}", formula=FORMULAS[name], disaggregation=["area"])
+             for n, name in enumerate(("count-parent", "delay-median", "ratio", "sum-killed"))]
+    _on_a_dashboard(plan, actor, *shown)
+    for ind in shown:
+        values.compute(_system(), ind, dt.date(2025, 1, 1), dt.date(2025, 8, 1))
+    assert CeilingFigure.objects.filter(indicator__in=shown, ceiling=2).exists()
+    organisation = engine.organisation_actor(plan.framework.organisation)
+    ana = actor("ana")  # an analyst of clearance 2
+    live = {}
+    for ind in shown:
+        periods = sorted({(v.period_start, v.period_end) for v in IndicatorValue.objects.filter(indicator=ind)})
+        from sitaware.assessment.periods import Period
+
+        figures = engine.evaluate(ana, ind.definitions.get().formula, ["area"], [Period(*p) for p in periods],
+                                  "monthly", within=organisation)
+        live[ind.pk] = {(f.period.start.isoformat(), json.dumps(f.disaggregation, sort_keys=True)):
+                        (None if f.outcome.value is None else str(f.outcome.value), f.outcome.record_count)
+                        for f in figures}
+
+    def no_reading(*_args, **_kwargs):
+        raise AssertionError("the records were read again")
+
+    monkeypatch.setattr(engine, "read_columns", no_reading)
+    partial_seen = 0
+    for ind in shown:
+        for view in values.read_values(ana, ind.id):
+            state = view.state
+            key = (state["period_start"], json.dumps(state["disaggregation"], sort_keys=True))
+            if view.partial:
+                partial_seen += 1
+                empty = (None, 0)
+                assert (state["value"], state["record_count"]) == live[ind.pk].get(key, empty) or \
+                    (state["record_count"] == 0 and key not in live[ind.pk]), (ind.code, key)
+    assert partial_seen > 10
+
+
+def test_a_reporter_and_an_indicator_on_no_dashboard_are_recomputed_over_their_scope(plan, make_record, actor,
+                                                                                     monkeypatch):
+    from sitaware.assessment import engine, values
+    from tests.conftest import _system
+
+    _random_records(random.Random(31), make_record, 40)
+    shown = plan.indicator("S1", formula=FORMULAS["count-all"], disaggregation=["area"])
+    hidden = plan.indicator("H1", formula=FORMULAS["count-all"], disaggregation=["area"])
+    _on_a_dashboard(plan, actor, shown)
+    for ind in (shown, hidden):
+        values.compute(_system(), ind, dt.date(2025, 1, 1), dt.date(2025, 8, 1))
+    reads = []
+    original = engine.read_columns
+
+    def counting(*args, **kwargs):
+        reads.append(args[0].username)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "read_columns", counting)
+    assert any(v.partial for v in values.read_values(actor("ana"), shown.id))  # kept
+    assert reads == []
+    assert any(v.partial for v in values.read_values(actor("ana"), hidden.id))  # not on a dashboard: recomputed
+    assert reads == ["ana"]
+    values.read_values(actor("rex"), shown.id)  # a reporter's share is not a sensitivity level
+    assert reads == ["ana", "rex"]

@@ -239,11 +239,13 @@ def _amounts(columns: Columns, measure: Mapping[str, Any], rows: np.ndarray) -> 
 
 
 def figures(columns: Columns, formula: Mapping[str, Any], keys: Sequence[str], periods: Sequence[Period],
-            frequency: str, cache: dict | None = None, parts: Mapping[str, int] | None = None) -> list[ColumnFigure]:
+            frequency: str, cache: dict | None = None, parts: Mapping[str, int] | None = None,
+            ceiling: int | None = None) -> list[ColumnFigure]:
     """Every figure of `formula` for `periods` (the same figures as `engine.evaluate`: a total for every period,
     one figure per value of each key found in the data), sorted by period then group. Given `parts`, each
     measure reads only the rows of its own read (`Columns.part`): a ratio's numerator and denominator read
-    apart hold the records they share twice."""
+    apart hold the records they share twice. Given `ceiling`, only records at or below that sensitivity
+    count."""
     cache = {} if cache is None else cache
     where = period_index(columns, periods, frequency, cache.setdefault("periods", {}))
     groups = _Groups(columns, keys, len(periods))
@@ -254,6 +256,8 @@ def figures(columns: Columns, formula: Mapping[str, Any], keys: Sequence[str], p
         if parts is not None:
             assert columns.part is not None
             selected &= columns.part == parts[role]
+        if ceiling is not None:
+            selected &= columns.sensitivity <= ceiling
         rows = np.flatnonzero(selected)
         slots = groups.slot_indices(rows, where[rows])
         repeat = 1 + len(groups.keys)

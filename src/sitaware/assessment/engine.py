@@ -215,6 +215,7 @@ class Job:
     keys: tuple[str, ...]
     periods: tuple[Period, ...]
     frequency: str
+    ceiling: int | None = None  # only records at or below this sensitivity (`models.CeilingFigure`)
 
 
 # Rows fetched per round trip while reading columns: bounds the Python tuples alive at once.
@@ -268,7 +269,8 @@ class DelayMicroseconds(Func):
         super().__init__(F("reported_at"), F("occurred_at"))
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        # EXTRACT gives numeric (exact) seconds from PostgreSQL 14 on.
+        # EXTRACT gives exact (numeric) seconds from PostgreSQL 14 on; older servers give a float, which can be a
+        # microsecond off (the machines here run 15).
         return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000000)::bigint",
                            arg_joiner=" - ", **extra)
 
@@ -285,13 +287,19 @@ def _number(value: Any) -> int:
 
 
 def load_columns(actor: Actor, periods: Iterable[Period], sum_fields: Iterable[str] = (), with_delay: bool = False,
-                 within: Actor | None = None, measure: Mapping[str, Any] | None = None,
-                 builder: columnar.ColumnsBuilder | None = None, part: int = 0) -> columnar.Columns:
-    """The records `actor` may see (within `within`) that occurred in `periods`, as columns. Given `measure`,
-    only its records (its filter is applied by the database: one indicator's computation reads its rows, not
-    every row). Rows are added to `builder` when given (tagged `part`), so several reads share vocabularies."""
-    sources = _sum_sources(sum_fields)
-    builder = builder or columnar.ColumnsBuilder(sorted(sources), with_delay)
+                 within: Actor | None = None) -> columnar.Columns:
+    """The records `actor` may see (within `within`) that occurred in `periods`, as columns."""
+    builder = columnar.ColumnsBuilder(sorted(sum_fields), with_delay)
+    _fill(builder, actor, periods, within)
+    return builder.build()
+
+
+def _fill(builder: columnar.ColumnsBuilder, actor: Actor, periods: Iterable[Period], within: Actor | None,
+          measure: Mapping[str, Any] | None = None, part: int = 0) -> None:
+    """Add the rows of `load_columns` to `builder`, tagged `part`. Given `measure`, only its records (its filter
+    applied by the database: one indicator's computation reads its rows, not every row)."""
+    sources = _sum_sources(builder.sum_fields)
+    with_delay = builder.with_delay
     everything = {"type": "count", "filter": {}}
     for start, end in spans(set(periods)):
         qs = measure_queryset(actor, measure or everything, start, end, within)
@@ -315,7 +323,6 @@ def load_columns(actor: Actor, periods: Iterable[Period], sum_fields: Iterable[s
                         {name: cols[position[src]] for name, src in _TEXT_SOURCES.items()}, sums,
                         cols[position["_delay"]] if with_delay else None,
                         part=part)
-    return builder.build()
 
 
 def read_columns(actor: Actor, jobs: list[Job],
@@ -331,7 +338,7 @@ def read_columns(actor: Actor, jobs: list[Job],
     parts: dict[str, int] = {}
     for number, (role, measure) in enumerate(formulas.measures(jobs[0].formula).items()):
         parts[role] = number
-        load_columns(actor, periods, sum_fields, with_delay, within, measure, builder, number)
+        _fill(builder, actor, periods, within, measure, number)
     return builder.build(), parts
 
 
@@ -340,7 +347,8 @@ def figures_of(columns: columnar.Columns, job: Job, cache: dict | None = None,
     """One job's figures from columns read by `read_columns` (`cache` shares filter masks between jobs)."""
     # Breakdown keys (area, unit, category) are the names of the columns they read.
     return [Figure(job.periods[f.period], f.group, f.outcome, f.sensitivity)
-            for f in columnar.figures(columns, job.formula, job.keys, job.periods, job.frequency, cache, parts)]
+            for f in columnar.figures(columns, job.formula, job.keys, job.periods, job.frequency, cache, parts,
+                                      job.ceiling)]
 
 
 def evaluate_many(actor: Actor, jobs: list[Job], within: Actor | None = None) -> list[list[Figure]]:

@@ -197,6 +197,31 @@ class IndicatorValue(models.Model):
         indexes = [models.Index(fields=["organisation", "period_start"], name="indicator_value_org_idx")]
 
 
+class CeilingFigure(models.Model):
+    """A computed figure over only the records at or below one sensitivity level: the organisation's figure as
+    a viewer of that clearance may see it (for every role but reporters, a viewer's share of an organisation's
+    figure is exactly that). Made in the same run as the value it stands for, for indicators shown on a
+    dashboard, so that such a viewer reads it instead of waiting for a recomputation; used only while its
+    definition and data cut-off are the value's."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="+")
+    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.CASCADE, related_name="+")
+    ceiling = models.PositiveSmallIntegerField(choices=Sensitivity.choices)
+    period_start = models.DateField()
+    disaggregation_key = models.CharField(max_length=400, default="{}")
+    value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    empty_reason = models.CharField(max_length=200, blank=True)
+    record_count = models.PositiveIntegerField(default=0)
+    sensitivity = models.PositiveSmallIntegerField(choices=Sensitivity.choices, default=Sensitivity.PUBLIC)
+    data_cutoff_seq = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["indicator", "ceiling", "period_start", "disaggregation_key"],
+                                    name="ceiling_figure_unique"),
+        ]
+
+
 class ComputeWatermark(models.Model):
     """How far into the change log an indicator's computed values are up to date."""
 

@@ -4,6 +4,7 @@ hand, and reading them within scope, with provenance (R-PA-02)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Callable
@@ -19,9 +20,11 @@ from django.utils.translation import gettext_noop
 
 from sitaware.assessment import engine, permissions
 from sitaware.assessment import formula as formulas
+from sitaware.assessment.dashboards.models import DashboardWidget
 from sitaware.assessment.errors import AssessmentError, AssessmentValidationError, Conflict, NotFound
 from sitaware.assessment.models import (
     DISAGGREGATION_KEYS,
+    CeilingFigure,
     ComputeWatermark,
     DataSource,
     Indicator,
@@ -38,6 +41,8 @@ from sitaware.core.choices import Role
 from sitaware.core.scope import Actor, restrict
 
 SYSTEM_LABEL = "system"
+# Sensitivity levels below the highest: viewers of these clearances see part of a computed figure.
+CEILINGS = (0, 1, 2)
 IMPORT_MAX_ROWS = 50_000
 
 
@@ -201,6 +206,8 @@ def run(actor: Actor, works: list[Work], cutoff: int,
     indicators as they come and of the "stored" ones at the end."""
     out: dict[int, ComputeResult | Exception] = {}
     ready: list[tuple[int, Work, list[engine.Figure]]] = []
+    ceilings: dict[int, list[tuple[int, engine.Figure]]] = {}
+    shown = _shown_on_dashboards({w.indicator.framework.organisation_id for w in works})
     by_organisation: dict[Any, list[tuple[int, Work]]] = {}
     for number, work in enumerate(works):
         try:
@@ -219,12 +226,15 @@ def run(actor: Actor, works: list[Work], cutoff: int,
             try:
                 figures = engine.figures_of(columns, work.job, cache, parts) \
                     if work.periods and columns is not None else []
+                if figures and str(work.indicator.pk) in shown:
+                    ceilings[number] = [(level, f) for level in CEILINGS for f in engine.figures_of(
+                        columns, dataclasses.replace(work.job, ceiling=level), cache, parts)]
                 ready.append((number, work, figures))
             except Exception as exc:  # one bad indicator must not stop the others; the caller decides
                 out[number] = exc
             if progress is not None:
                 progress("computed", len(ready))
-    for (number, _work, _figures), result in zip(ready, _store(actor, ready, cutoff), strict=True):
+    for (number, _work, _figures), result in zip(ready, _store(actor, ready, ceilings, cutoff), strict=True):
         out[number] = result
     if progress is not None:
         progress("stored", len(ready))
@@ -249,7 +259,35 @@ class _Writes:
     logs: list[tuple[Work, ComputeResult, list[int], list[IndicatorValue], int]] = field(default_factory=list)
 
 
-def _store(actor: Actor, ready: list[tuple[int, Work, list[engine.Figure]]], cutoff: int) -> list[ComputeResult]:
+def _shown_on_dashboards(organisation_ids: set[Any]) -> set[str]:
+    """Ids of the indicators some dashboard of these organisations shows (their ceiling figures are kept)."""
+    shown: set[str] = set()
+    for ids in DashboardWidget.objects.filter(dashboard__organisation_id__in=organisation_ids).values_list(
+            "indicators", flat=True):
+        shown.update(str(i) for i in ids or [])
+    return shown
+
+
+def _store_ceilings(ready: list[tuple[int, Work, list[engine.Figure]]],
+                    ceilings: dict[int, list[tuple[int, engine.Figure]]], cutoff: int) -> None:
+    """Replace the ceiling figures of the periods just computed (none kept for an indicator no longer shown)."""
+    rows = []
+    for number, work, _figures in ready:
+        if number not in ceilings:
+            # Not shown: nothing made. Figures of an earlier run stay, unused: their cut-off is not the values'.
+            continue
+        CeilingFigure.objects.filter(indicator=work.indicator,
+                                     period_start__in=[p.start for p in work.periods]).delete()
+        rows += [CeilingFigure(indicator=work.indicator, definition=work.definition, ceiling=level,
+                               period_start=f.period.start, disaggregation_key=disaggregation_key(f.disaggregation),
+                               value=f.outcome.value, empty_reason=f.outcome.reason,
+                               record_count=f.outcome.record_count, sensitivity=f.sensitivity, data_cutoff_seq=cutoff)
+                 for level, f in ceilings.get(number, [])]
+    CeilingFigure.objects.bulk_create(rows, batch_size=1000)
+
+
+def _store(actor: Actor, ready: list[tuple[int, Work, list[engine.Figure]]],
+           ceilings: dict[int, list[tuple[int, engine.Figure]]], cutoff: int) -> list[ComputeResult]:
     if not ready:
         return []
     now = timezone.now()
@@ -284,6 +322,7 @@ def _store(actor: Actor, ready: list[tuple[int, Work, list[engine.Figure]]], cut
                                for work, result, replaced, logged, top in writes.logs],
                               actor_id=actor.user_id, actor_label=actor.label)
         _move_watermarks([w for _n, w, _f in ready], cutoff, now)
+        _store_ceilings(ready, ceilings, cutoff)
     return results
 
 
@@ -628,10 +667,46 @@ def read_values(actor: Actor, indicator_id: Any, *, since: dt.date | None = None
     return out
 
 
-def _partial_figures(actor: Actor, indicator: Indicator, rows: list[IndicatorValue]) -> dict[int, dict[str, Any]]:
-    """Figures recomputed over the viewer's scope (inside the organisation's), one evaluation per definition
-    version rather than one per value."""
+def _stored_partials(actor: Actor, indicator: Indicator, rows: list[IndicatorValue]) -> dict[int, dict[str, Any]]:
+    """Partial figures kept by the run that made the values (`CeilingFigure`), for viewers whose share of the
+    organisation's figure is its records at or below their clearance: every role but reporters (whose own
+    unit's drafts and published records make another share). A value whose run kept none is left out."""
     out: dict[int, dict[str, Any]] = {}
+    if actor.system or actor.role == Role.REPORTER or not actor.can("view") \
+            or actor.organisation_id != indicator.framework.organisation_id or actor.clearance not in CEILINGS:
+        return out
+    kept = {(c.definition_id, c.data_cutoff_seq, c.period_start, c.disaggregation_key): c
+            for c in CeilingFigure.objects.filter(indicator=indicator, ceiling=actor.clearance,
+                                                  period_start__in={v.period_start for v in rows})}
+    for v in rows:
+        found = kept.get((v.definition_id, v.data_cutoff_seq, v.period_start, v.disaggregation_key))
+        if found is not None:
+            outcome = formulas.Outcome(found.value, found.empty_reason, found.record_count)
+        elif (v.definition_id, v.data_cutoff_seq, v.period_start, "{}") in kept:
+            # The run kept the period's total: no figure for this group means no record of it at this level.
+            outcome = formulas.evaluate(v.definition.formula, {})
+        else:
+            continue
+        out[v.pk] = _partial_state(actor, v, indicator.frequency, outcome)
+    return out
+
+
+def _partial_state(actor: Actor, v: IndicatorValue, frequency: str, outcome: formulas.Outcome,
+                   **provenance: Any) -> dict[str, Any]:
+    state = value_state(v, frequency)
+    state.update(value=None if outcome.value is None else str(outcome.value),
+                 empty_reason=_(outcome.reason) if outcome.reason else "", record_count=outcome.record_count,
+                 sensitivity=min(v.sensitivity, actor.clearance), partial=True, partial_note=_(PARTIAL_NOTE),
+                 **provenance)
+    return state
+
+
+def _partial_figures(actor: Actor, indicator: Indicator, rows: list[IndicatorValue]) -> dict[int, dict[str, Any]]:
+    """Each value's share the viewer may see: kept by the run that made it when it could be (`_stored_partials`),
+    else recomputed over the viewer's scope (inside the organisation's), one evaluation per definition version
+    rather than one per value."""
+    out = _stored_partials(actor, indicator, rows) if rows else {}
+    rows = [v for v in rows if v.pk not in out]
     if not rows:
         return out
     organisation = engine.organisation_actor(indicator.framework.organisation)
@@ -654,12 +729,8 @@ def _partial_figures(actor: Actor, indicator: Indicator, rows: list[IndicatorVal
         for v in group:
             mine = figures.get((v.period_start, v.disaggregation_key))
             outcome = mine.outcome if mine else formulas.evaluate(definition.formula, {})
-            state = value_state(v, indicator.frequency)
-            state.update(value=None if outcome.value is None else str(outcome.value),
-                         empty_reason=_(outcome.reason) if outcome.reason else "", record_count=outcome.record_count,
-                         produced_by=actor.label, produced_at=now, data_cutoff_seq=None,
-                         sensitivity=min(v.sensitivity, actor.clearance), partial=True, partial_note=_(PARTIAL_NOTE))
-            out[v.pk] = state
+            out[v.pk] = _partial_state(actor, v, indicator.frequency, outcome, produced_by=actor.label,
+                                       produced_at=now, data_cutoff_seq=None)
     return out
 
 

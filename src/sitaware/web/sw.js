@@ -26,11 +26,27 @@ async function keepPage(cache) {
   } catch (error) { /* offline while installing: the page is kept on the next online visit */ }
 }
 
+const INSTALL_ATTEMPTS = 3;
+
+async function keepAssets(cache) {
+  // One failed request fails addAll, and a failed install leaves this version unused until the browser checks
+  // again (the next navigation): a server busy for a moment must not cost the release, so try a few times.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      // cache: "reload": this version's files, not an older copy from the browser's HTTP cache.
+      await cache.addAll(CONFIG.assets.map((url) => new Request(url, { cache: "reload" })));
+      return;
+    } catch (error) {
+      if (attempt >= INSTALL_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    // cache: "reload": this version's files, not an older copy from the browser's HTTP cache.
-    await cache.addAll(CONFIG.assets.map((url) => new Request(url, { cache: "reload" })));
+    await keepAssets(cache);
     await keepPage(cache);
     await self.skipWaiting();
   })());
