@@ -54,8 +54,9 @@ def _period(value: IndicatorValue) -> Period:
     return Period(value.period_start, value.period_end)
 
 
-def value_state(v: IndicatorValue, frequency: str) -> dict[str, Any]:
-    """A value as the change log keeps it and the API shows it (with its provenance)."""
+def value_state(v: IndicatorValue, frequency: str, versions: dict[int, int] | None = None) -> dict[str, Any]:
+    """A value as the change log keeps it and the API shows it (with its provenance). `versions` (definition id
+    → version), when given, spares reading each value's definition."""
     return {
         "id": v.pk, "indicator": str(v.indicator_id), "period": label_of(_period(v), frequency),
         "period_start": v.period_start.isoformat(), "period_end": v.period_end.isoformat(),
@@ -63,7 +64,8 @@ def value_state(v: IndicatorValue, frequency: str) -> dict[str, Any]:
         # Reasons are stored in English (they are data) and shown in the reader's language.
         "empty_reason": _(v.empty_reason) if v.empty_reason else "", "record_count": v.record_count, "source": v.source,
         "produced_by": v.produced_by_label, "produced_at": v.produced_at.isoformat(),
-        "definition_version": v.definition.version if v.definition_id else None,
+        "definition_version": (versions.get(v.definition_id) if versions is not None
+                               else v.definition.version if v.definition_id else None),
         "data_cutoff_seq": v.data_cutoff_seq, "qa_status": v.qa_status, "comment": v.comment,
         "sensitivity": v.sensitivity,
     }
@@ -202,7 +204,9 @@ def run(actor: Actor, works: list[Work], cutoff: int,
     indicator's figures from it, then everything stored in one transaction (values, watermarks and one
     change-log entry per indicator). `cutoff` is the change-log head the plans were made up to, read before
     them; the records read after it hold at least that much. An indicator whose figures cannot be computed gets
-    its exception in the result list and the others go on. `progress(stage, done)` is told of "computed"
+    its exception in the result list and the others go on. For indicators shown on a dashboard the same
+    columns also give each figure's share at sensitivity ceilings 0-2, kept for viewers of lower clearance
+    (`CeilingFigure`). `progress(stage, done)` is told of "computed"
     indicators as they come and of the "stored" ones at the end."""
     out: dict[int, ComputeResult | Exception] = {}
     ready: list[tuple[int, Work, list[engine.Figure]]] = []
@@ -359,11 +363,12 @@ def _existing(ready: list[tuple[int, Work, list[engine.Figure]]]) -> dict[Any, d
 def _states_before(writes: _Writes) -> dict[int, dict[str, Any]]:
     """The full state of every value about to be changed or removed, for the change log (read before writing)."""
     pks = sorted({pk for _w, _r, replaced, _l, _t in writes.logs for pk in replaced})
+    frequency = {work.indicator.pk: work.indicator.frequency for work, *_rest in writes.logs}
+    versions = dict(IndicatorDefinition.objects.filter(indicator__in=list(frequency)).values_list("pk", "version"))
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(pks), 900):
-        for v in IndicatorValue.objects.filter(pk__in=pks[start:start + 900]).select_related("definition",
-                                                                                            "indicator"):
-            out[v.pk] = value_state(v, v.indicator.frequency)
+        for v in IndicatorValue.objects.filter(pk__in=pks[start:start + 900]):
+            out[v.pk] = value_state(v, frequency[v.indicator_id], versions)
     return out
 
 
