@@ -1,0 +1,216 @@
+"""Form fields of the framework pages ↔ the services' payloads. Pure: no Django, no database.
+
+The formula builder is plain form fields, not JSON (R-PA-04): `f-*` holds a count, sum or duration,
+`num-*` and `den-*` the two parts of a ratio. `formula_from_state` turns them into the formula dict the
+services validate; `field_for` puts each problem the services name (`formula.numerator.filter.kinds`) next to
+the field it is about (`num-kinds`). The same state is built from a POST (to keep what was typed) and from a
+stored formula (to edit it), so both pages render from one shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+LIST_FILTERS = ("kinds", "categories", "statuses", "source_types")
+TEXT_FILTERS = ("units", "admin1")  # comma-separated codes / area names
+PARTS = {"f": "", "num": "numerator.", "den": "denominator."}
+INDICATOR_FIELDS = ("output_id", "code", "name", "definition", "unit", "baseline_value", "baseline_period",
+                    "target_value", "target_period", "direction", "frequency", "owner", "data_source", "sensitivity")
+CHANGEABLE = ("name", "definition", "unit", "baseline_value", "baseline_period", "target_value", "target_period",
+              "direction", "owner", "disaggregation")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _empty_measure() -> dict[str, Any]:
+    return {"type": "count", "field": "", "statistic": "median", "unit": "hours",
+            "filter": {**{k: [] for k in LIST_FILTERS}, "sensitivity_max": "", "units": "", "admin1": ""}}
+
+
+def empty_formula_state() -> dict[str, Any]:
+    return {"type": "", "factor": "100", "f": _empty_measure(), "num": _empty_measure(), "den": _empty_measure()}
+
+
+def formula_state_from_post(post: Any) -> dict[str, Any]:
+    """What the formula fields of a submitted form hold, as typed."""
+    state = empty_formula_state()
+    state["type"] = post.get("f-type", "")
+    state["factor"] = post.get("factor", "")
+    for prefix in PARTS:
+        m = state[prefix]
+        if prefix != "f":
+            m["type"] = post.get(f"{prefix}-type", "count")
+        for name in ("field", "statistic", "unit"):
+            m[name] = post.get(f"{prefix}-{name}", m[name])
+        flt = m["filter"]
+        for key in LIST_FILTERS:
+            flt[key] = [v for v in post.getlist(f"{prefix}-{key}") if v]
+        flt["sensitivity_max"] = post.get(f"{prefix}-sensitivity_max", "")
+        for key in TEXT_FILTERS:
+            flt[key] = post.get(f"{prefix}-{key}", "")
+    return state
+
+
+def formula_state_from_stored(formula: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The form fields that show a stored formula."""
+    state = empty_formula_state()
+    if not formula:
+        return state
+    state["type"] = formula["type"]
+
+    def fill(prefix: str, measure: Mapping[str, Any]) -> None:
+        m = state[prefix]
+        m["type"] = measure.get("type", "count")
+        for name in ("field", "statistic", "unit"):
+            if measure.get(name):
+                m[name] = measure[name]
+        flt = measure.get("filter") or {}
+        for key in LIST_FILTERS:
+            m["filter"][key] = list(flt.get(key, []))
+        m["filter"]["sensitivity_max"] = str(flt["sensitivity_max"]) if "sensitivity_max" in flt else ""
+        for key in TEXT_FILTERS:
+            m["filter"][key] = ", ".join(flt.get(key, []))
+
+    if formula["type"] == "ratio":
+        fill("num", formula["numerator"])
+        fill("den", formula["denominator"])
+        state["factor"] = str(formula.get("factor", 1))
+    else:
+        fill("f", formula)
+    return state
+
+
+def _filter(flt: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {key: list(flt[key]) for key in LIST_FILTERS if flt[key]}
+    text = str(flt["sensitivity_max"]).strip()
+    if text:
+        # Not a number: passed on as typed so that the formula's own check names the field.
+        out["sensitivity_max"] = int(text) if text.lstrip("-").isdigit() else text
+    for key in TEXT_FILTERS:
+        if _split(flt[key]):
+            out[key] = _split(flt[key])
+    return out
+
+
+def _measure(m: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "filter": _filter(m["filter"])}
+    if kind == "sum":
+        out["field"] = m["field"]
+    if kind == "duration":
+        out.update(statistic=m["statistic"], unit=m["unit"])
+    return out
+
+
+def _number(text: str) -> Any:
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text  # the formula's check says what to give
+    return int(value) if value.is_integer() else value
+
+
+def formula_from_state(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The formula dict for the services; None when no type is chosen (a draft may wait for its formula)."""
+    kind = state["type"]
+    if not kind:
+        return None
+    if kind != "ratio":
+        return _measure(state["f"], kind)
+    out = {"type": "ratio", "numerator": _measure(state["num"], state["num"]["type"]),
+           "denominator": _measure(state["den"], state["den"]["type"])}
+    factor = _number(state["factor"])
+    if factor is not None:
+        out["factor"] = factor
+    return out
+
+
+def indicator_payload(post: Any, *, changing: bool = False) -> dict[str, Any]:
+    """The service payload from the indicator form: blanks are "not given" (None), never "0"."""
+    names = CHANGEABLE if changing else (*INDICATOR_FIELDS, "disaggregation")
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "disaggregation":
+            out[name] = [k for k in post.getlist("disaggregation") if k]
+            continue
+        text = post.get(name, "").strip()
+        if name in ("baseline_value", "target_value"):
+            text = text.replace(",", ".")
+        if name in ("definition", "unit"):
+            out[name] = text
+        else:
+            out[name] = text or None
+    if not changing:
+        for name, default in (("direction", "increase"), ("frequency", "monthly"), ("data_source", "computed"),
+                              ("sensitivity", 1)):
+            if out.get(name) is None:
+                out[name] = default
+        if out["data_source"] == "computed":
+            out["formula"] = formula_from_state(formula_state_from_post(post))
+    return out
+
+
+def field_for(problem_field: str) -> str:
+    """The form field a service problem is about: formula.numerator.filter.kinds → num-kinds."""
+    parts = problem_field.split(".")
+    if parts[0] != "formula":
+        return parts[0]
+    rest = parts[1:]
+    prefix = "f"
+    if rest and rest[0] in ("numerator", "denominator"):
+        prefix, rest = ("num" if rest[0] == "numerator" else "den"), rest[1:]
+    if not rest:
+        return f"{prefix}-type" if prefix != "f" else "f-type"
+    if rest[0] == "factor":
+        return "factor"
+    if rest[0] == "filter":
+        return f"{prefix}-{rest[1]}" if len(rest) > 1 else f"{prefix}-filter"
+    return f"{prefix}-{rest[0]}"
+
+
+def errors_by_field(problems: list[dict[str, Any]]) -> dict[str, str]:
+    """One message per form field (several are joined), for showing beside the field."""
+    out: dict[str, str] = {}
+    for p in problems:
+        key = field_for(p.get("field", "") or "")
+        out[key] = f"{out[key]}; {p['message']}" if key in out else p["message"]
+    return out
+
+
+# ---------------------------------------------------------------- assessments
+
+
+def follow_up_actions(text: str) -> list[dict[str, Any]]:
+    """One action a line: "what; who; YYYY-MM-DD" (who and when optional). A date that is not one is passed
+    on as typed, so the schema names the line."""
+    out = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(";")]
+        if not parts[0]:
+            continue
+        action: dict[str, Any] = {"action": parts[0]}
+        if len(parts) > 1 and parts[1]:
+            action["owner"] = parts[1]
+        if len(parts) > 2 and parts[2]:
+            action["due"] = parts[2]
+        out.append(action)
+    return out
+
+
+def actions_text(actions: list[dict[str, Any]]) -> str:
+    return "\n".join("; ".join(x for x in (a.get("action", ""), a.get("owner", ""), a.get("due") or "") if x)
+                     for a in actions)
+
+
+def assessment_payload(post: Any) -> dict[str, Any]:
+    return {"title": post.get("title", "").strip(), "period_start": post.get("period_start", "").strip() or None,
+            "period_end": post.get("period_end", "").strip() or None,
+            "findings": post.get("findings", "").strip(),
+            "recommendations": [r.strip() for r in post.get("recommendations", "").splitlines() if r.strip()],
+            "follow_up_actions": follow_up_actions(post.get("follow_up_actions", ""))}
+

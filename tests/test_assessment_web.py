@@ -1,0 +1,391 @@
+"""Results-framework pages (issue 7): a planning officer builds objectives → outcomes → outputs → indicators in
+the browser, formulas from plain form fields, values by hand or from CSV, assessments and their decision, the
+report. The pages only present: what they store must be exactly what the services store from the same input."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+import pytest
+
+from tests import test_assessment_engine as shared
+
+plan = shared.plan  # the fixture
+
+RATIO_POST = {
+    "action": "save", "code": "I9", "name": "Share of armed robberies", "definition": "robberies / all crime",
+    "unit": "%", "baseline_value": "12.5", "baseline_period": "2024", "target_value": "8", "target_period": "2025",
+    "direction": "decrease", "frequency": "monthly", "disaggregation": ["unit", "area"], "owner": "ana",
+    "data_source": "computed", "sensitivity": "1", "f-type": "ratio", "factor": "100",
+    "num-type": "count", "num-categories": ["police.armed_robbery"], "num-statuses": ["verified", "published"],
+    "num-kinds": ["incident"], "num-sensitivity_max": "2", "num-admin1": "Bangui, Ouham",
+    "den-type": "count", "den-statuses": ["verified", "published"], "den-units": "bangui-hq",
+    "den-source_types": ["patrol_report"],
+}
+# What the service stores when given the same indicator as JSON (its normal form: sorted lists).
+RATIO_FORMULA = {"type": "ratio", "factor": 100,
+                 "numerator": {"type": "count", "filter": {"kinds": ["incident"],
+                                                           "categories": ["police.armed_robbery"],
+                                                           "statuses": ["published", "verified"],
+                                                           "sensitivity_max": 2, "admin1": ["Bangui", "Ouham"]}},
+                 "denominator": {"type": "count", "filter": {"statuses": ["published", "verified"],
+                                                             "units": ["bangui-hq"],
+                                                             "source_types": ["patrol_report"]}}}
+
+
+def _login(client, world, name):
+    client.force_login(world.users[name])
+    return client
+
+
+def _field_error(page: str, field_id: str) -> str:
+    found = re.search(rf'<p id="{re.escape(field_id)}" class="field-error">([^<]*)</p>', page)
+    assert found, f"no message for {field_id}"
+    return found.group(1)
+
+
+# ---------------------------------------------------------------- pages in both languages
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("en", ["Results frameworks", "Objectives, outcomes, outputs and indicators", "Formula (computed indicators)",
+            "This indicator cannot be activated yet"]),
+    ("fr", ["Cadres de résultats", "Objectifs, effets, produits et indicateurs", "Formule (indicateurs calculés)",
+            "Cet indicateur ne peut pas encore être activé"]),
+])
+def test_every_page_renders_in_english_and_french(plan, client, world, language, words):
+    ind = plan.indicator(owner=None)
+    _login(client, world, "ana")
+    pages = ["/assessment/frameworks/", f"/assessment/frameworks/{plan.framework.id}/",
+             f"/assessment/frameworks/{plan.framework.id}/indicators/new", f"/assessment/indicators/{ind.id}/"]
+    texts = []
+    for url in pages:
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200, (url, response.content[:500])
+        texts.append(response.content.decode())
+    assert words[0] in texts[0] and f'lang="{language}"' in texts[0]
+    assert words[1] in texts[1] and "Violent" not in texts[1]
+    assert words[2] in texts[2]
+    assert words[3] in texts[3]
+    assert ("the indicator has no owner" if language == "en" else "l'indicateur n'a pas de responsable") in \
+        html.unescape(texts[3])
+    assert 'href="/assessment/frameworks/"' in texts[0]  # the site navigation
+
+
+# ---------------------------------------------------------------- building through the forms
+
+
+def test_a_framework_built_through_the_forms_stores_exactly_what_the_services_would(client, world):
+    from sitaware.assessment.models import Indicator, Objective, Outcome, Output, ResultsFramework
+    from sitaware.core.models import ChangeEntry
+
+    _login(client, world, "ana")
+    answer = client.post("/assessment/frameworks/", {"code": "cpas", "title": "Protection of civilians",
+                                                     "description": "2025 plan"})
+    fw = ResultsFramework.objects.get(code="cpas")
+    url = f"/assessment/frameworks/{fw.id}/"
+    assert answer.status_code == 302 and answer["Location"] == url
+    assert client.post(url, {"action": "objective", "code": "O1", "title": "Safer Bangui"}).status_code == 302
+    objective = Objective.objects.get(framework=fw)
+    assert client.post(url, {"action": "outcome", "parent": objective.pk, "code": "OC1",
+                             "title": "Less violent crime"}).status_code == 302
+    outcome = Outcome.objects.get(objective=objective)
+    assert client.post(url, {"action": "output", "parent": outcome.pk, "code": "OP1",
+                             "title": "Patrols"}).status_code == 302
+    output = Output.objects.get(outcome=outcome)
+
+    answer = client.post(f"/assessment/frameworks/{fw.id}/indicators/new", {**RATIO_POST, "output_id": output.pk})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    ind = Indicator.objects.get(framework=fw, code="I9")
+    assert answer["Location"] == f"/assessment/indicators/{ind.id}/"
+    assert ind.definitions.get().formula == RATIO_FORMULA
+    assert (ind.name, ind.unit, str(ind.baseline_value), ind.baseline_period_label, str(ind.target_value),
+            ind.direction, ind.disaggregation, ind.owner.username, ind.sensitivity) == \
+        ("Share of armed robberies", "%", "12.500000", "2024", "8.000000", "decrease", ["area", "unit"], "ana", 1)
+
+    # An analyst may plan, not activate: the button is not shown and a POST is refused.
+    page = client.get(f"/assessment/indicators/{ind.id}/").content.decode()
+    assert 'id="activate-indicator"' not in page and 'id="gaps"' not in page
+    assert client.post(f"/assessment/indicators/{ind.id}/", {"action": "activate"}).status_code == 403
+    _login(client, world, "sam")
+    assert client.post(f"/assessment/indicators/{ind.id}/", {"action": "activate"}).status_code == 302
+    assert client.post(url, {"action": "activate"}).status_code == 302
+    ind.refresh_from_db()
+    fw.refresh_from_db()
+    assert (ind.status, fw.status) == ("active", "active")
+    page = client.get(url).content.decode()
+    assert 'data-indicator="I9"' in page and "Share of armed robberies" in page
+    actions = set(ChangeEntry.objects.filter(object_id__in=[str(fw.id), str(ind.id)]).values_list("action",
+                                                                                                 flat=True))
+    assert {"framework.create", "framework.objective", "framework.outcome", "framework.output", "indicator.create",
+            "indicator.definition", "indicator.activate", "framework.activate"} <= actions
+
+
+def test_the_form_and_the_json_give_the_same_formula(plan, client, world, actor):
+    from sitaware.assessment import services
+    from sitaware.assessment.models import Indicator
+
+    _login(client, world, "ana")
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new",
+                         {**RATIO_POST, "output_id": plan.output.pk})
+    assert answer.status_code == 302
+    by_form = Indicator.objects.get(framework=plan.framework, code="I9")
+    by_json = services.create_indicator(actor("ana"), plan.framework.id, {
+        "output_id": plan.output.pk, "code": "I10", "name": "Twin", "formula": {
+            "type": "ratio", "factor": 100,
+            "numerator": {"type": "count", "filter": {"categories": ["police.armed_robbery"], "kinds": ["incident"],
+                                                      "statuses": ["verified", "published"], "sensitivity_max": 2,
+                                                      "admin1": ["Bangui", "Ouham"]}},
+            "denominator": {"type": "count", "filter": {"statuses": ["verified", "published"],
+                                                        "units": ["bangui-hq"], "source_types": ["patrol_report"]}}}})
+    assert by_form.definitions.get().formula == by_json.definitions.get().formula == RATIO_FORMULA
+
+
+def test_sum_and_duration_formulas_from_the_form(plan, client, world):
+    from sitaware.assessment.models import Indicator
+
+    _login(client, world, "ana")
+    base = {"output_id": plan.output.pk, "name": "x", "frequency": "monthly", "data_source": "computed"}
+    new = f"/assessment/frameworks/{plan.framework.id}/indicators/new"
+    assert client.post(new, {**base, "code": "S1", "f-type": "sum", "f-field": "casualties.civilians.killed",
+                             "f-statuses": ["verified"]}).status_code == 302
+    assert client.post(new, {**base, "code": "D1", "f-type": "duration", "f-statistic": "mean", "f-unit": "days",
+                             "f-kinds": ["incident"]}).status_code == 302
+    assert Indicator.objects.get(code="S1").definitions.get().formula == {
+        "type": "sum", "field": "casualties.civilians.killed", "filter": {"statuses": ["verified"]}}
+    assert Indicator.objects.get(code="D1").definitions.get().formula == {
+        "type": "duration", "statistic": "mean", "unit": "days", "filter": {"kinds": ["incident"]}}
+
+
+def test_bad_input_is_shown_beside_its_field_and_what_was_typed_is_kept(plan, client, world):
+    from sitaware.assessment.models import Indicator
+
+    _login(client, world, "ana")
+    sent = {**RATIO_POST, "output_id": plan.output.pk, "baseline_period": "2024-13", "factor": "-3",
+            "num-kinds": ["incident", "rumour"], "den-type": "sum", "den-field": ""}
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new", sent)
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert not Indicator.objects.filter(code="I9").exists()
+    assert _field_error(page, "e-baseline_period")
+    # The formula is checked once the rest is valid: fix the period and send again.
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new",
+                         {**sent, "baseline_period": "2024"})
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert "unknown value &#x27;rumour&#x27;" in _field_error(page, "num-e-kinds")
+    assert "positive number" in _field_error(page, "e-factor")
+    assert "sum one of" in _field_error(page, "den-e-field")
+    # What was typed is kept, including the multiple choices of the filters.
+    assert 'value="Share of armed robberies"' in page and 'value="-3"' in page and 'value="Bangui, Ouham"' in page
+    assert re.search(r'id="num-categories-?[^"]*"|<option value="police.armed_robbery" selected>', page)
+    assert 'id="num-statuses-verified" name="num-statuses" value="verified" checked' in page
+    assert '<option value="sum" selected>' in page
+
+
+def test_a_french_form_error_is_in_french(plan, client, world):
+    _login(client, world, "ana")
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new",
+                         {**RATIO_POST, "output_id": plan.output.pk, "factor": "0"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert answer.status_code == 400
+    assert "nombre positif" in _field_error(answer.content.decode(), "e-factor")
+
+
+def test_an_objective_with_a_used_code_is_refused_beside_the_code(plan, client, world):
+    _login(client, world, "ana")
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/",
+                         {"action": "objective", "code": "O1", "title": "Again"})
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert _field_error(page, "obj-e-code") == "this code is already used here"
+    assert 'value="Again"' in page
+
+
+def test_a_draft_indicator_is_edited_with_its_formula_prefilled(plan, client, world):
+    ind = plan.indicator(formula=shared.ROBBERY)
+    _login(client, world, "ana")
+    page = client.get(f"/assessment/indicators/{ind.id}/").content.decode()
+    assert 'id="i-target_value" name="target_value" type="text" value="5"' in page
+    assert '<option value="police.armed_robbery" selected>' in page
+    assert 'id="f-statuses-verified" name="f-statuses" value="verified" checked' in page
+    post = {"action": "save", "name": "Armed robberies", "baseline_value": "10", "baseline_period": "2024",
+            "target_value": "4", "target_period": "2025", "owner": "ana", "direction": "decrease",
+            "f-type": "count", "f-categories": ["police.armed_robbery"], "f-statuses": ["verified"]}
+    assert client.post(f"/assessment/indicators/{ind.id}/", post).status_code == 302
+    ind.refresh_from_db()
+    assert (ind.name, str(ind.target_value)) == ("Armed robberies", "4.000000")
+    assert [d.formula for d in ind.definitions.order_by("version")] == [
+        {"type": "count", "filter": {"categories": ["police.armed_robbery"], "statuses": ["published", "verified"]}},
+        {"type": "count", "filter": {"categories": ["police.armed_robbery"],
+                                                     "statuses": ["verified"]}}]
+
+
+# ---------------------------------------------------------------- who may do what
+
+
+def test_forms_are_for_those_allowed_and_other_organisations_see_nothing(plan, client, world):
+    ind = plan.indicator()
+    fw_url = f"/assessment/frameworks/{plan.framework.id}/"
+    _login(client, world, "rita")  # a reporter: may view, not plan
+    assert 'id="new-framework"' not in client.get("/assessment/frameworks/").content.decode()
+    page = client.get(fw_url).content.decode()
+    assert 'id="obj-add"' not in page and 'id="assessment-form"' not in page and 'id="import-form"' not in page
+    assert client.post("/assessment/frameworks/", {"code": "x", "title": "X"}).status_code == 403
+    assert client.post(fw_url, {"action": "objective", "code": "O9", "title": "X"}).status_code == 403
+    assert client.post(fw_url, {"action": "assessment", "title": "X"}).status_code == 403
+    assert client.get(f"/assessment/frameworks/{plan.framework.id}/indicators/new").status_code == 403
+    assert client.post(f"/assessment/indicators/{ind.id}/", {"action": "save", "name": "X"}).status_code == 403
+    _login(client, world, "ana")
+    assert client.post(fw_url, {"action": "activate"}).status_code == 403
+    assert client.post(fw_url, {"action": "decide", "parent": "x"}).status_code == 403
+    _login(client, world, "hugo")  # another organisation's analyst
+    assert client.get(fw_url).status_code == 404
+    assert client.post(fw_url, {"action": "objective", "code": "O9", "title": "X"}).status_code == 404
+    assert client.get(f"/assessment/indicators/{ind.id}/").status_code == 404
+    assert client.get(f"/assessment/frameworks/{plan.framework.id}/report.pdf").status_code == 404
+    assert plan.framework.title not in client.get("/assessment/frameworks/").content.decode()
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_a_value_is_entered_by_hand_with_a_comment(plan, client, world):
+    from sitaware.assessment.models import IndicatorValue
+
+    ind = plan.indicator(code="E1", data_source="entered")
+    url = f"/assessment/indicators/{ind.id}/"
+    _login(client, world, "ana")
+    answer = client.post(url, {"action": "value", "period": "2025-03", "value": "7", "comment": ""})
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert _field_error(page, "e-comment") and 'value="2025-03"' in page
+    answer = client.post(url, {"action": "value", "period": "2025-03", "value": "7,5", "comment": "district report"})
+    assert answer.status_code == 302
+    v = IndicatorValue.objects.get(indicator=ind)
+    assert (str(v.value), v.comment, v.source, v.period_start.isoformat()) == ("7.500000", "district report",
+                                                                               "entered", "2025-03-01")
+    page = client.get(url).content.decode()
+    assert "district report" in page and "2025-03" in page
+    assert f"/assessment/values/{v.pk}/" in client.get(f"/assessment/frameworks/{plan.framework.id}/").content.decode()
+    computed = plan.indicator(code="C1", formula=shared.ROBBERY)
+    assert 'id="value-form"' not in client.get(f"/assessment/indicators/{computed.id}/").content.decode()
+    assert client.post(f"/assessment/indicators/{computed.id}/", {"action": "value", "period": "2025-03",
+                                                                  "value": "1", "comment": "x"}).status_code == 409
+
+
+def _csv(text: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("values.csv", text.encode("utf-8"), content_type="text/csv")
+
+
+def test_values_are_imported_from_csv_and_wrong_rows_are_named(plan, client, world):
+    from sitaware.assessment.models import IndicatorValue
+
+    ind = plan.indicator(code="M1", data_source="imported")
+    url = f"/assessment/frameworks/{plan.framework.id}/"
+    _login(client, world, "ana")
+    bad = "indicator,period,value\nM1,2025-01,3\nM1,2025-13,4\nNOPE,2025-02,1\n"
+    answer = client.post(url, {"action": "import", "file": _csv(bad), "comment": "monthly sheet"})
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>[^<]+</td></tr>", page)
+    assert rows == [("3", "period"), ("4", "indicator")]
+    assert 'value="monthly sheet"' in page
+    assert not IndicatorValue.objects.exists()
+    good = "indicator,period,value,comment\nM1,2025-01,3,\nM1,2025-02,4,from HQ\n"
+    answer = client.post(url, {"action": "import", "file": _csv(good), "comment": "monthly sheet"})
+    assert answer.status_code == 302 and "imported=2" in answer["Location"]
+    assert sorted((v.period_start.month, str(v.value), v.comment) for v in IndicatorValue.objects.filter(
+        indicator=ind)) == [(1, "3.000000", "monthly sheet"), (2, "4.000000", "from HQ")]
+    assert "2 values imported." in client.get(answer["Location"]).content.decode()
+    assert client.post(url, {"action": "import"}).status_code == 400
+
+
+# ---------------------------------------------------------------- assessments
+
+
+def test_an_assessment_is_written_decided_and_leads_to_a_new_version(plan, client, world):
+    from sitaware.assessment.models import Assessment, ResultsFramework
+
+    plan.indicator()
+    url = f"/assessment/frameworks/{plan.framework.id}/"
+    _login(client, world, "ana")
+    bad = {"action": "assessment", "title": "Q1 review", "period_start": "2025-04-01", "period_end": "2025-01-01",
+           "findings": "Fewer robberies", "recommendations": "More night patrols\nReport faster"}
+    answer = client.post(url, bad)
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert _field_error(page, "a-e-end") and "Fewer robberies" in page and 'value="Q1 review"' in page
+    assert client.post(url, {**bad, "period_start": "2025-01-01", "period_end": "2025-04-01"}).status_code == 302
+    a = Assessment.objects.get(framework=plan.framework)
+    assert (a.findings, a.recommendations, a.status) == ("Fewer robberies",
+                                                         ["More night patrols", "Report faster"], "open")
+    _login(client, world, "sam")
+    bad_decision = {"action": "decide", "parent": a.pk, "leadership_decision": "Keep the plan",
+                    "follow_up_actions": "Add night patrols; sam; 2025-13-01"}
+    answer = client.post(url, bad_decision)
+    assert answer.status_code == 400 and _field_error(answer.content.decode(), f"d-{a.pk}-e-actions")
+    answer = client.post(url, {**bad_decision, "follow_up_actions": "Add night patrols; sam; 2025-06-01\nReview"})
+    assert answer.status_code == 302
+    a.refresh_from_db()
+    assert (a.status, a.leadership_decision, a.decided_by.username) == ("decided", "Keep the plan", "sam")
+    assert a.follow_up_actions == [{"action": "Add night patrols", "owner": "sam", "due": "2025-06-01",
+                                    "status": "open"}, {"action": "Review", "owner": "", "due": None,
+                                                        "status": "open"}]
+    page = client.get(url).content.decode()
+    assert "Keep the plan" in page and "Add night patrols" in page and 'id="make-version"' in page
+    _login(client, world, "rita")
+    assert 'id="make-version"' not in client.get(url).content.decode()
+    _login(client, world, "ana")
+    answer = client.post(url, {"action": "new_version", "assessment_id": str(a.pk), "title": ""})
+    assert answer.status_code == 302
+    new = ResultsFramework.objects.get(code="cpas", version=2)
+    assert answer["Location"] == f"/assessment/frameworks/{new.id}/"
+    assert new.based_on_assessment_id == a.pk and new.indicators.count() == 1
+    assert "Q1 review" in client.get(answer["Location"]).content.decode()
+
+
+# ---------------------------------------------------------------- the report
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_report_button_gives_a_pdf_and_a_spreadsheet_in_the_page_language(plan, client, world, language):
+    from openpyxl import load_workbook
+
+    plan.indicator()
+    _login(client, world, "sam")
+    page = client.get(f"/assessment/frameworks/{plan.framework.id}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    links = dict(re.findall(r'href="([^"]+)" id="report-(pdf|xlsx)"', page))
+    links = {kind: href for href, kind in links.items()}
+    pdf = client.get(links["pdf"], HTTP_ACCEPT_LANGUAGE=language)
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and f"-report-{language}.pdf" in pdf["Content-Disposition"]
+    xlsx = client.get(links["xlsx"], HTTP_ACCEPT_LANGUAGE=language)
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK\x03\x04")
+    assert f"-report-{language}.xlsx" in xlsx["Content-Disposition"]
+    book = load_workbook(io.BytesIO(xlsx.content))
+    cells = [c for row in book.worksheets[0].iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any("I1" in c for c in cells)
+    assert client.get(f"/assessment/frameworks/{plan.framework.id}/report.doc").status_code == 404
+
+
+# ---------------------------------------------------------------- the form ↔ formula mapping (pure)
+
+
+def test_service_problems_land_on_their_form_fields_and_stored_formulas_round_trip():
+    from sitaware.assessment import framework_forms as forms
+
+    assert [forms.field_for(f) for f in ("formula.numerator.filter.kinds", "formula.denominator.field",
+                                          "formula.factor", "formula.type", "formula", "formula.filter.units",
+                                          "formula.statistic", "formula.numerator.type", "baseline_period",
+                                          "disaggregation.0")] == \
+        ["num-kinds", "den-field", "factor", "f-type", "f-type", "f-units", "f-statistic", "num-type",
+         "baseline_period", "disaggregation"]
+    duration = {"type": "duration", "statistic": "mean", "unit": "days", "filter": {"kinds": ["incident"],
+                                                                                    "sensitivity_max": 0}}
+    for stored in (RATIO_FORMULA, duration, shared.ROBBERY):
+        assert forms.formula_from_state(forms.formula_state_from_stored(stored)) == stored
+    assert forms.formula_from_state(forms.empty_formula_state()) is None

@@ -1,0 +1,85 @@
+"""A results framework built in a real browser (Chromium through Playwright), in English and French: a new
+framework, an objective → outcome → output, a computed count indicator from the formula builder, and activation
+refused with what is missing said in words. axe-core on each page; screenshots framework-*.png for the docs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name)
+    browser_fixture,
+    live_server_fixture,
+    new_page,
+    screenshots_dir,
+    serious_axe_violations,
+    sign_in,
+)
+
+WORDS = {
+    "en": {"gap": "the baseline value is missing", "owner": "the indicator has no owner"},
+    "fr": {"gap": "la valeur de référence manque", "owner": "l'indicateur n'a pas de responsable"},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_framework_is_built_in_the_browser_and_activation_names_what_is_missing(live_server_url, world, browser,
+                                                                                  language):
+    from sitaware.assessment.models import Indicator, ResultsFramework
+
+    shots = screenshots_dir()
+    page = new_page(browser, locale="fr-FR" if language == "fr" else "en-GB", viewport={"width": 1280, "height": 900})
+    sign_in(page, live_server_url, "sam", "/assessment/frameworks/")  # a supervisor: may plan and activate
+    problems = {"list": serious_axe_violations(page)}
+    page.fill("#n-code", "cpas")
+    page.fill("#n-title", "Protection des civils" if language == "fr" else "Protection of civilians")
+    page.screenshot(path=str(shots / f"framework-list-{language}.png"), full_page=True)
+    page.click("#create")
+    page.wait_for_selector("#tree")
+
+    def add(fid: str, code: str, title: str) -> None:
+        page.click(f"details:has(#{fid}-code) > summary")
+        page.fill(f"#{fid}-code", code)
+        page.fill(f"#{fid}-title", title)
+        page.click(f"#{fid}-add")
+        page.wait_for_selector(f"text={code} {title}")
+
+    add("obj", "O1", "Bangui")
+    add("oc-O1", "OC1", "Crime")
+    add("op-OC1", "OP1", "Patrols")
+    problems["framework"] = serious_axe_violations(page)
+
+    page.click("#add-indicator-OP1")
+    page.wait_for_selector("#indicator-form")
+    page.fill("#i-code", "I1")
+    page.fill("#i-name", "Vols à main armée" if language == "fr" else "Armed robberies")
+    page.fill("#i-unit", "incidents")
+    page.fill("#i-target_value", "5")
+    page.fill("#i-target_period", "2025")
+    page.select_option("#f-type", "count")
+    page.select_option("#f-categories", "police.armed_robbery")
+    page.check("#f-statuses-verified")
+    page.check("#f-statuses-published")
+    problems["indicator-new"] = serious_axe_violations(page)
+    page.screenshot(path=str(shots / f"framework-indicator-{language}.png"), full_page=True)
+    page.click("#save-indicator")
+    page.wait_for_selector("#gaps")
+
+    fw = ResultsFramework.objects.get(code="cpas")
+    ind = Indicator.objects.get(framework=fw, code="I1")
+    assert ind.definitions.get().formula == {"type": "count", "filter": {"categories": ["police.armed_robbery"],
+                                                                         "statuses": ["published", "verified"]}}
+    page.click("#activate-indicator")
+    page.wait_for_selector("#activate-problems")
+    refused = page.inner_text("#activate-problems")
+    assert WORDS[language]["gap"] in refused and WORDS[language]["owner"] in refused
+    assert "baseline_value" not in refused  # words, not field names
+    ind.refresh_from_db()
+    assert ind.status == "draft"
+    problems["indicator"] = serious_axe_violations(page)
+    page.screenshot(path=str(shots / f"framework-activation-{language}.png"), full_page=True)
+
+    page.click("#back")
+    page.wait_for_selector('tr[data-indicator="I1"]')
+    page.screenshot(path=str(shots / f"framework-tree-{language}.png"), full_page=True)
+    assert not any(problems.values()), problems
+    assert page.outside_requests == []
