@@ -1,9 +1,13 @@
 """The computation engine: computed indicators from records, in full or incrementally, and drill-down.
 
-Reading: each leaf measure of a formula is one query over the records an actor may see (`scoped_records`)
-narrowed by the formula's filter and the periods' time span; the rows come back as plain values and the
-pure `formula` module groups and reduces them. The same function serves computing and drill-down, so the
-records listed behind a figure are by construction the records counted.
+Two ways of reading, kept equal by tests:
+- Computing (`read_columns`, `figures_of`, `evaluate_many`): the records an actor may see (`scoped_records`) in
+  the periods concerned are read once, as columns, and every formula is evaluated on them by the pure
+  `columnar` module: one read for all the indicators of a plan.
+- The query path (`evaluate`, `records_behind`): each leaf measure of a formula is one query narrowed by its
+  filter and the periods' time span, reduced by the database or row by row in the pure `formula` module. It
+  serves drill-down (the records listed behind a figure are the records it counts) and `reproduce`, which
+  checks stored figures against this independent implementation.
 
 Incremental refresh (after DHIS2's analytics watermark): each indicator keeps the change-log seq up to which
 its values are current. A refresh reads the record entries after it, maps each changed record's old and new
