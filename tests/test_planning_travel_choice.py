@@ -14,16 +14,15 @@ import h3
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from tests.test_planning_plans_support import BANGUI, payload, switch_on
+from tests import test_planning_plans_service as plans_service_tests
+from tests.test_planning_plans_support import BANGUI, payload
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osm"
 HELSINKI_SHA = "b73e9c2c82054d654209b0127f1c3287d5900d6780a6083bf3a45ead8ba3e5ee"
 HELSINKI = (60.1707, 24.9440)
 
 
-@pytest.fixture
-def on(world, actor):
-    switch_on(actor)
+on = plans_service_tests.on  # the fixture: the planning component on
 
 
 @pytest.fixture

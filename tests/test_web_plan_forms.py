@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-from tests.test_planning_plans_support import BANGUI, cells, payload, switch_on
+from tests import test_planning_plans_service as plans_service_tests
+from tests.test_planning_plans_support import BANGUI, cells
 from tests.web_browser_support import (  # noqa: F401
     PASSWORD,
     browser_fixture,
@@ -43,16 +44,13 @@ def form(**overrides) -> dict:
     return data
 
 
-@pytest.fixture
-def on(world, actor):
-    switch_on(actor)
+on = plans_service_tests.on  # the fixtures: the planning component on, and a plan proposed by ana
+plan = plans_service_tests.plan
 
 
 @pytest.fixture
-def proposed(on, actor):
-    from sitaware.planning import services
-
-    return services.propose_plan(actor("ana"), payload())
+def proposed(plan):
+    return plan
 
 
 def _error(html: str, element_id: str) -> str:
