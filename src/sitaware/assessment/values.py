@@ -98,10 +98,10 @@ def _computable(indicator: Indicator, definition: IndicatorDefinition | None) ->
 
 
 def _computed(actor: Actor, indicator_id: Any) -> Indicator:
+    """The indicator, within the actor's scope; whether it can be computed `plan` says (one reading of the
+    definitions for all the indicators it plans)."""
     permissions.require(actor, "compute")
-    indicator = indicator_id if isinstance(indicator_id, Indicator) else get_indicator(actor, indicator_id)
-    _computable(indicator, engine.definition_for(indicator))
-    return indicator
+    return indicator_id if isinstance(indicator_id, Indicator) else get_indicator(actor, indicator_id)
 
 
 @dataclass
