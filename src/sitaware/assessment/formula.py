@@ -10,6 +10,17 @@ A formula is data (JSON), so that a non-specialist defines an indicator in a for
 A filter narrows the records an organisation may see: kinds, categories (a parent selects its children),
 statuses, sensitivity_max, source_types, units (unit codes), admin1 (area names). Every problem names
 the field it is about, e.g. `formula.numerator.filter.kinds`.
+
+Two measures read the organisation's operations instead of its records (`operational_figures`):
+
+    {"type": "alert_decision", "statistic": "median" | "mean", "unit": "minutes" | "hours" | "days",
+     "filter": {"outcomes": [accept|modify|reject], "categories": [...], "admin1": [...], "sensitivity_max": n}}
+        time from an early-warning alert being raised to the decision on it, by the month it was raised;
+    {"type": "patrol_coverage", "basis": "planned" | "made", "weighting": "cells" | "priority",
+     "filter": {"units": [...], "sources": [forecast|alert|manual], "min_priority": x, "sensitivity_max": n}}
+        the share (%) of approved plans' priority cells that a patrol visits (as planned, or as made according
+        to plan vs. actual), by the month of the shift.
+They stand alone: a ratio's parts are counts or sums of records.
 """
 
 from __future__ import annotations
@@ -23,10 +34,22 @@ from typing import Any
 from sitaware.records import vocab
 
 MEASURE_TYPES = ("count", "sum", "duration")
-FORMULA_TYPES = (*MEASURE_TYPES, "ratio")
+OPERATIONAL_TYPES = ("alert_decision", "patrol_coverage")
+FORMULA_TYPES = (*MEASURE_TYPES, "ratio", *OPERATIONAL_TYPES)
 STATISTICS = ("median", "mean")
 DURATION_UNITS = {"minutes": 60 * 10**6, "hours": 3600 * 10**6, "days": 86400 * 10**6}
 FILTER_KEYS = ("kinds", "categories", "statuses", "sensitivity_max", "source_types", "units", "admin1")
+DECISION_OUTCOMES = ("accept", "modify", "reject")
+CELL_SOURCES = ("forecast", "alert", "manual")
+COVERAGE_BASES = ("planned", "made")
+COVERAGE_WEIGHTS = ("cells", "priority")
+# What each measure type may be narrowed by, and broken down by (records: GROUP_KEYS of a record formula).
+FILTERS_OF = {
+    "alert_decision": ("outcomes", "categories", "admin1", "sensitivity_max"),
+    "patrol_coverage": ("units", "sources", "min_priority", "sensitivity_max"),
+}
+RECORD_GROUP_KEYS = ("area", "unit", "category")
+GROUP_KEYS_OF = {"alert_decision": ("area", "category"), "patrol_coverage": ("unit",)}
 # Values are stored with six decimals: the same Decimal on SQLite and PostgreSQL, so a recompute can be
 # compared with the stored figure exactly.
 PLACES = Decimal("0.000001")
@@ -72,24 +95,30 @@ def _string_list(value: Any, where: str, problems: list, allowed: tuple | None =
     return sorted({v.strip() for v in value})
 
 
-def _filter(raw: Any, where: str, problems: list) -> dict[str, Any]:
+def _filter(raw: Any, where: str, problems: list, keys: tuple[str, ...] = FILTER_KEYS) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        _problem(problems, where, _("give an object with some of {choices}"), choices=", ".join(FILTER_KEYS))
+        _problem(problems, where, _("give an object with some of {choices}"), choices=", ".join(keys))
         return {}
     out: dict[str, Any] = {}
     for key, value in raw.items():
         field = f"{where}.{key}"
-        if key not in FILTER_KEYS:
-            _problem(problems, field, _("unknown filter; use some of {choices}"), choices=", ".join(FILTER_KEYS))
+        if key not in keys:
+            _problem(problems, field, _("unknown filter; use some of {choices}"), choices=", ".join(keys))
         elif key == "sensitivity_max":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
                 _problem(problems, field, _("give a sensitivity level from 0 (public) to 3 (strictly confidential)"))
             else:
                 out[key] = value
+        elif key == "min_priority":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                _problem(problems, field, _("give a priority of 0 or more; cells below it are not counted"))
+            else:
+                out[key] = value
         else:
-            allowed = {"kinds": vocab.KINDS, "statuses": vocab.STATUSES, "source_types": vocab.SOURCE_TYPES}.get(key)
+            allowed = {"kinds": vocab.KINDS, "statuses": vocab.STATUSES, "source_types": vocab.SOURCE_TYPES,
+                       "outcomes": DECISION_OUTCOMES, "sources": CELL_SOURCES}.get(key)
             items = _string_list(value, field, problems, allowed)
             if items:
                 out[key] = items
@@ -105,18 +134,27 @@ def _measure(raw: Any, where: str, problems: list, allowed: tuple[str, ...]) -> 
         _problem(problems, f"{where}.type", _("unknown type {value!r}; use one of {choices}"), value=kind,
                  choices=", ".join(allowed))
         return {}
-    known = {"type", "filter"} | {"sum": {"field"}, "duration": {"statistic", "unit"}}.get(kind, set())
+    known = {"type", "filter"} | {"sum": {"field"}, "duration": {"statistic", "unit"},
+                                  "alert_decision": {"statistic", "unit"},
+                                  "patrol_coverage": {"basis", "weighting"}}.get(kind, set())
     for key in raw:
         if key not in known:
             _problem(problems, f"{where}.{key}", _("not a setting of a {kind} formula"), kind=kind)
-    out: dict[str, Any] = {"type": kind, "filter": _filter(raw.get("filter"), f"{where}.filter", problems)}
+    keys = FILTERS_OF.get(kind, FILTER_KEYS)
+    out: dict[str, Any] = {"type": kind, "filter": _filter(raw.get("filter"), f"{where}.filter", problems, keys)}
     if kind == "sum":
         field = raw.get("field")
         if field not in SUM_FIELDS:
             _problem(problems, f"{where}.field", _("sum one of fatalities, casualties.killed|injured|missing or "
                                                   "casualties.<group>.<count>"))
         out["field"] = field
-    if kind == "duration":
+    if kind == "patrol_coverage":
+        for name, choices, default in (("basis", COVERAGE_BASES, "planned"), ("weighting", COVERAGE_WEIGHTS, "cells")):
+            value = raw.get(name, default)
+            if value not in choices:
+                _problem(problems, f"{where}.{name}", _("use one of {choices}"), choices=", ".join(choices))
+            out[name] = value
+    if kind in ("duration", "alert_decision"):
         statistic = raw.get("statistic", "median")
         if statistic not in STATISTICS:
             _problem(problems, f"{where}.statistic", _("use one of {choices}"), choices=", ".join(STATISTICS))
@@ -151,6 +189,16 @@ def validate(raw: Any, where: str = "formula") -> dict[str, Any]:
     if problems:
         raise FormulaError(problems)
     return out
+
+
+def is_operational(formula: Mapping[str, Any]) -> bool:
+    """Whether the formula reads alerts or patrol plans rather than records."""
+    return formula.get("type") in OPERATIONAL_TYPES
+
+
+def group_keys(formula: Mapping[str, Any]) -> tuple[str, ...]:
+    """The disaggregation keys a formula's figures can be broken down by."""
+    return GROUP_KEYS_OF.get(formula.get("type", ""), RECORD_GROUP_KEYS)
 
 
 def measures(formula: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -225,6 +273,8 @@ def reduce_measure(measure: Mapping[str, Any], amounts: list[int] | Tally) -> Ou
     if kind == "sum":
         return Outcome(Decimal(sum(amounts)), record_count=len(amounts))
     if not amounts:
+        if kind == "alert_decision":
+            return Outcome(None, _("no alert raised in this period was decided"), 0)
         return Outcome(None, _("no records in this period"), 0)
     scale = Decimal(DURATION_UNITS[measure["unit"]])
     ordered = sorted(amounts)
@@ -244,6 +294,17 @@ def ratio(numerator: Outcome, denominator: Outcome, factor: float | int) -> Outc
     return Outcome(quantize(numerator.value * Decimal(str(factor)) / denominator.value), record_count=count)
 
 
+def coverage(covered: list[int] | Tally, cells: list[int] | Tally) -> Outcome:
+    """The share (%) of the priority cells' weight that was covered; `cells` has one weight per priority cell
+    of each plan, `covered` one per cell a patrol visits."""
+    if isinstance(covered, Tally) or isinstance(cells, Tally):
+        raise ValueError("a coverage needs every cell's weight, not a tally")
+    total = sum(cells)
+    if not cells or total == 0:
+        return Outcome(None, _("no approved plan of this period has priority cells"), len(cells))
+    return Outcome(quantize(Decimal(100 * sum(covered)) / Decimal(total)), record_count=len(cells))
+
+
 def _amounts_of(amounts: Mapping[str, list[int] | Tally], role: str) -> list[int] | Tally:
     found = amounts.get(role, [])
     return found if isinstance(found, Tally) else list(found)
@@ -252,6 +313,8 @@ def _amounts_of(amounts: Mapping[str, list[int] | Tally], role: str) -> list[int
 def evaluate(formula: Mapping[str, Any], amounts: Mapping[str, list[int] | Tally]) -> Outcome:
     """The formula's figure from the amounts of each measure (keys as measures() names them); a count or sum
     measure may be given as a `Tally` instead."""
+    if formula["type"] == "patrol_coverage":
+        return coverage(_amounts_of(amounts, "covered"), _amounts_of(amounts, "cells"))
     if formula["type"] == "ratio":
         return ratio(reduce_measure(formula["numerator"], _amounts_of(amounts, "numerator")),
                      reduce_measure(formula["denominator"], _amounts_of(amounts, "denominator")),
