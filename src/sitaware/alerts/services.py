@@ -6,12 +6,14 @@ an accepted decision). Other apps and the API use this module and those three.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,8 +22,10 @@ from sitaware.alerts.detectors import get_detector, scoped_detectors
 from sitaware.alerts.errors import AlertNotFound
 from sitaware.alerts.models import Alert, AlertState, DetectorRun, RunStatus
 from sitaware.alerts.runner import serialize_run, sync_states
-from sitaware.core.scope import Actor
+from sitaware.core.models import ChangeEntry
+from sitaware.core.scope import Actor, restrict
 from sitaware.oversight import services as oversight
+from sitaware.oversight.models import Decision
 
 PUBLISHED = (AlertState.ACCEPTED, AlertState.UPDATED)
 FEED_LIMIT = 200
@@ -161,4 +165,67 @@ def detector_stats(actor: Actor, detector_id: Any | None = None) -> list[dict[st
                     "acceptance_rate": round(totals["accepted"] / decided, 4) if decided else None,
                     "runs": DetectorRun.objects.filter(detector=detector).count(),
                     "last_run": serialize_run(last) if last else None, "by_admin1": areas})
+    return out
+
+
+# ---------------------------------------------------------------- for indicators (assessment)
+
+
+@dataclass(frozen=True)
+class DecisionTime:
+    """One decided alert: when it was raised and decided, how, where, on what, at which sensitivity."""
+
+    alert_id: str
+    raised_at: dt.datetime
+    decided_at: dt.datetime
+    outcome: str
+    admin1: str
+    categories: tuple[str, ...]
+    sensitivity: int
+
+
+def decision_times(actor: Actor, start: dt.datetime, end: dt.datetime,
+                   within: Actor | None = None) -> list[DecisionTime]:
+    """The alerts raised in [start, end) that someone has decided on, within `actor`'s scope (and `within`'s,
+    given one): what "time from alert to decision" is computed from. Alerts still waiting, or replaced by a later
+    run before anyone decided, have no decision and are not listed."""
+    qs = scoped_alerts(actor)
+    if within is not None:
+        qs = restrict(qs, within)
+    rows = qs.filter(created_at__gte=start, created_at__lt=end, recommendation__decision__isnull=False) \
+        .values_list("id", "created_at", "recommendation__decision__decided_at", "recommendation__decision__outcome",
+                     "admin1", "detector__categories", "sensitivity").order_by("created_at", "id")
+    return [DecisionTime(str(pk), raised, decided, outcome, admin1 or "", tuple(categories or ()), sensitivity)
+            for pk, raised, decided, outcome, admin1, categories, sensitivity in rows]
+
+
+def alert_times_changed(after_seq: int, up_to_seq: int) -> list[dt.datetime]:
+    """When the alerts were raised whose recommendation or decision entered the change log in (after_seq,
+    up_to_seq]: the periods a "time from alert to decision" figure must be recomputed for."""
+    recommendations: set[str] = set()
+    decisions: set[int] = set()
+    entries = ChangeEntry.objects.filter(seq__gt=after_seq, seq__lte=up_to_seq,
+                                         object_type__in=("recommendation", "decision", "alert"))
+    alerts: set[str] = set()
+    for object_type, object_id in entries.values_list("object_type", "object_id").order_by():
+        if object_type == "recommendation":
+            recommendations.add(object_id)
+        elif object_type == "decision" and object_id.isdigit():
+            decisions.add(int(object_id))
+        elif object_type == "alert":
+            alerts.add(object_id)
+    if decisions:
+        recommendations |= {str(r) for r in Decision.objects.filter(pk__in=decisions)
+                            .values_list("recommendation_id", flat=True)}
+    if not (recommendations or alerts):
+        return []
+    found = Alert.objects.filter(Q(recommendation_id__in=_uuids(recommendations)) | Q(pk__in=_uuids(alerts)))
+    return list(found.values_list("created_at", flat=True))
+
+
+def _uuids(texts: set[str]) -> list[uuid.UUID]:
+    out = []
+    for text in texts:
+        with contextlib.suppress(ValueError):
+            out.append(uuid.UUID(text))
     return out

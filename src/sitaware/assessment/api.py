@@ -208,7 +208,10 @@ def enter_value(request: HttpRequest, indicator_id: str, payload: EnteredValueIn
     return Status(201, values.value_state(v, v.indicator.frequency))
 
 
-@router.get("/values/{value_id}/records", summary="Drill-down: the ids of the records behind a computed figure")
+@router.get("/values/{value_id}/records", summary="Drill-down: the ids of the records behind a computed figure",
+            description="`record_ids` are the ids of what the figure is made of, as `item_type` says: records, or "
+                        "for the operational formulas alerts (`alert`) or patrol plans (`patrol_plan`); only those the "
+                        "caller may open.")
 @answers_errors
 def drill_down(request: HttpRequest, value_id: int):
     return values.drill_down(request_actor(request), value_id)

@@ -12,6 +12,9 @@ Two ways of reading, kept equal by tests:
 Incremental refresh (after DHIS2's analytics watermark): each indicator keeps the change-log seq up to which
 its values are current. A refresh reads the record entries after it, maps each changed record's old and new
 `occurred_at` to periods, and recomputes only those periods. A full rebuild can always replace it.
+
+Formulas over alerts and patrol plans instead of records (`formulas.is_operational`) are computed by
+`operational` on both paths; `changed_periods` maps the change log to their periods.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from django.db.models import BigIntegerField, Count, F, Func, Max, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Substr, TruncDate
 
-from sitaware.assessment import columnar
+from sitaware.assessment import columnar, operational
 from sitaware.assessment import formula as formulas
 from sitaware.assessment.models import Indicator, IndicatorDefinition
 from sitaware.assessment.periods import Period, period_of, spans
@@ -185,6 +188,8 @@ def evaluate(actor: Actor, formula: Mapping[str, Any], keys: list[str], periods:
     wanted = set(periods)
     if not wanted:
         return []
+    if formulas.is_operational(formula):
+        return [Figure(*found) for found in operational.figures(actor, formula, tuple(keys), wanted, frequency, within)]
     sensitivity: dict[tuple, int] = {}
     triples = []
     tallied = frozenset(role for role, m in formulas.measures(formula).items() if _countable(m))
@@ -355,18 +360,28 @@ def figures_of(columns: columnar.Columns, job: Job, cache: dict | None = None,
                                       job.ceiling)]
 
 
+def operational_figures(actor: Actor, job: Job, within: Actor | None = None) -> list[Figure]:
+    """An operational job's figures (alerts or plans, not records), read on their own."""
+    return [Figure(*found) for found in operational.figures(actor, job.formula, job.keys, set(job.periods),
+                                                            job.frequency, within, job.ceiling)]
+
+
 def evaluate_many(actor: Actor, jobs: list[Job], within: Actor | None = None) -> list[list[Figure]]:
-    """The figures of each job, in order, from one read of the records: what `evaluate` gives for each."""
-    if not jobs:
-        return []
-    columns, parts = read_columns(actor, jobs, within)
+    """The figures of each job, in order, from one read of the records: what `evaluate` gives for each (jobs of
+    operational formulas read their own rows)."""
+    reading = [job for job in jobs if not formulas.is_operational(job.formula)]
+    columns, parts = read_columns(actor, reading, within) if reading else (None, None)
     cache: dict = {}
-    return [figures_of(columns, job, cache, parts) for job in jobs]
+    return [operational_figures(actor, job, within) if formulas.is_operational(job.formula)
+            else figures_of(columns, job, cache, parts) for job in jobs]  # type: ignore[arg-type]
 
 
 def records_behind(actor: Actor, formula: Mapping[str, Any], frequency: str, period: Period,
                    disaggregation: Mapping[str, str], within: Actor | None = None) -> list[str]:
-    """The ids of the records one figure is made of (numerator and denominator together for a ratio)."""
+    """The ids of the records one figure is made of (numerator and denominator together for a ratio); for an
+    operational formula, of its alerts or plans (`operational.ITEM_TYPES`)."""
+    if formulas.is_operational(formula):
+        return operational.ids_behind(actor, formula, frequency, period, disaggregation, within)
     keys = sorted(disaggregation)
     wanted = tuple((k, str(disaggregation[k])) for k in keys)
     ids = set()
@@ -378,6 +393,13 @@ def records_behind(actor: Actor, formula: Mapping[str, Any], frequency: str, per
 
 
 # ---------------------------------------------------------------- incremental: which periods changed
+
+
+def changed_periods(formula: Mapping[str, Any], after_seq: int, up_to_seq: int, frequency: str) -> set[Period]:
+    """The periods whose figures of `formula` the change-log entries (after_seq, up_to_seq] may have changed."""
+    if formulas.is_operational(formula):
+        return operational.changed_periods(formula, after_seq, up_to_seq, frequency)
+    return touched_periods(after_seq, up_to_seq, frequency)
 
 
 def _times(data: Any) -> Iterator[str]:

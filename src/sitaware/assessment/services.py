@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -514,9 +515,11 @@ def activate_indicator(actor: Actor, indicator_id: Any) -> Indicator:
     return ind
 
 
-def computable_keys(ind: Indicator) -> list[str]:
-    """The disaggregation keys the engine can derive from records (sex and age group are not recorded)."""
-    return [key for key in ind.disaggregation if key in COMPUTABLE_KEYS]
+def computable_keys(ind: Indicator, formula: Mapping[str, Any] | None = None) -> list[str]:
+    """The disaggregation keys the engine can derive for the indicator's figures: from records, area, unit and
+    category (sex and age group are not recorded); from a formula over alerts or plans, what those carry."""
+    derivable = formulas.group_keys(formula) if formula else COMPUTABLE_KEYS
+    return [key for key in ind.disaggregation if key in derivable]
 
 
 # ---------------------------------------------------------------- assessments

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from sitaware.assessment import engine, permissions
+from sitaware.assessment import engine, operational, permissions
 from sitaware.assessment import formula as formulas
 from sitaware.assessment.dashboards.models import DashboardWidget
 from sitaware.assessment.errors import AssessmentError, AssessmentValidationError, Conflict, NotFound
@@ -116,7 +116,8 @@ class Work:
 
     @property
     def job(self) -> engine.Job:
-        return engine.Job(self.definition.formula, tuple(computable_keys(self.indicator)), tuple(self.periods),
+        return engine.Job(self.definition.formula, tuple(computable_keys(self.indicator, self.definition.formula)),
+                          tuple(self.periods),
                           self.indicator.frequency)
 
 
@@ -164,7 +165,7 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
                 if skip_current and mark.seq >= head and mark.definition_id == definition.pk:
                     out.current.append(indicator)
                     continue
-                periods_set = engine.touched_periods(mark.seq, head, indicator.frequency)
+                periods_set = engine.changed_periods(definition.formula, mark.seq, head, indicator.frequency)
                 notes = []
                 if mark.definition_id != definition.pk:
                     periods_set |= stored.get(indicator.pk, set())
@@ -223,26 +224,36 @@ def run(actor: Actor, works: list[Work], cutoff: int,
         by_organisation.setdefault(work.indicator.framework.organisation_id, []).append((number, work))
     for group in by_organisation.values():
         organisation = engine.organisation_actor(group[0][1].indicator.framework.organisation)
-        reading = [w.job for _n, w in group if w.periods]
+        reading = [w.job for _n, w in group if w.periods and not formulas.is_operational(w.job.formula)]
         columns, parts = engine.read_columns(organisation, reading) if reading else (None, None)
         cache: dict = {}
         for number, work in group:
             try:
-                figures = engine.figures_of(columns, work.job, cache, parts) \
-                    if work.periods and columns is not None else []
+                figures = _job_figures(organisation, work.job, columns, cache, parts)
                 if figures and str(work.indicator.pk) in shown:
-                    ceilings[number] = [(level, f) for level in CEILINGS for f in engine.figures_of(
-                        columns, dataclasses.replace(work.job, ceiling=level), cache, parts)]
+                    ceilings[number] = [(level, f) for level in CEILINGS for f in _job_figures(
+                        organisation, dataclasses.replace(work.job, ceiling=level), columns, cache, parts)]
                 ready.append((number, work, figures))
             except Exception as exc:  # one bad indicator must not stop the others; the caller decides
                 out[number] = exc
             if progress is not None:
                 progress("computed", len(ready))
-    for (number, _work, _figures), result in zip(ready, _store(actor, ready, ceilings, cutoff), strict=True):
+    for (number, _work, _done), result in zip(ready, _store(actor, ready, ceilings, cutoff), strict=True):
         out[number] = result
     if progress is not None:
         progress("stored", len(ready))
     return [out[n] for n in range(len(works))]
+
+
+def _job_figures(organisation: Actor, job: engine.Job, columns: Any, cache: dict,
+             parts: dict[str, int] | None) -> list[engine.Figure]:
+    """A job's figures: from the organisation's shared read of records, or from its own read of alerts or
+    plans for an operational formula."""
+    if not job.periods:
+        return []
+    if formulas.is_operational(job.formula):
+        return engine.operational_figures(organisation, job)
+    return engine.figures_of(columns, job, cache, parts)
 
 
 def _same(v: IndicatorValue | _Stored, figure: engine.Figure) -> bool:
@@ -783,18 +794,22 @@ def drill_down(actor: Actor, value_id: int) -> dict[str, Any]:
             "source": v.source})
     full = _covers(actor, v)
     organisation = engine.organisation_actor(indicator.framework.organisation)
-    ids = engine.records_behind(organisation if full else actor, v.definition.formula, indicator.frequency,
+    formula = v.definition.formula
+    ids = engine.records_behind(organisation if full else actor, formula, indicator.frequency,
                                 _period(v), v.disaggregation, within=None if full else organisation)
-    if full and not actor.system:
+    item_type = operational.ITEM_TYPES.get(formula.get("type", ""), "record")
+    if item_type != "record" and full and not actor.system:
+        ids = operational.visible(actor, item_type, ids)
+    elif full and not actor.system:
         # Belt and braces: never list a record the viewer may not open.
         from sitaware.records.services import scoped_records
 
         seen = {str(pk) for pk in scoped_records(actor).filter(pk__in=ids).values_list("pk", flat=True)}
         ids = [i for i in ids if i in seen]
-    changed = engine.touched_periods(v.data_cutoff_seq or 0, engine.current_seq(), indicator.frequency)
+    changed = engine.changed_periods(formula, v.data_cutoff_seq or 0, engine.current_seq(), indicator.frequency)
     # A partial viewer gets their own figure, never the organisation's (out of scope stays out of aggregates).
     state = value_state(v, indicator.frequency) if full else _partial_figures(actor, indicator, [v])[v.pk]
-    return {"value": state, "record_ids": ids, "partial": not full,
+    return {"value": state, "record_ids": ids, "item_type": item_type, "partial": not full,
             "partial_note": _(PARTIAL_NOTE) if not full else "", "changed_since": _period(v) in changed}
 
 
@@ -822,9 +837,9 @@ def reproduce(indicator: Indicator) -> list[Mismatch]:
     organisation = engine.organisation_actor(indicator.framework.organisation)
     out: list[Mismatch] = []
     seen: set[tuple[Any, str]] = set()
-    keys = computable_keys(indicator)
     for definition_id, periods in sorted(by_definition.items()):
         definition = IndicatorDefinition.objects.get(pk=definition_id)
+        keys = computable_keys(indicator, definition.formula)
         for figure in engine.evaluate(organisation, definition.formula, keys, periods, indicator.frequency):
             key = (figure.period.start, disaggregation_key(figure.disaggregation))
             seen.add(key)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sitaware.assessment import services, values
+from sitaware.assessment import operational, services, values
 from sitaware.assessment.dashboards import data, gallery, preview
 from sitaware.assessment.dashboards import services as dashboards
 from sitaware.assessment.dashboards.models import Dashboard, DashboardWidget
@@ -202,7 +202,8 @@ def value_detail(request: HttpRequest, value_id: int) -> HttpResponse:
     view = seen[0]
     indicator = v.indicator
     context: dict[str, Any] = {"indicator": indicator, "state": view.state, "partial": view.partial,
-                               "value": v, "formula": None, "records": None, "back": request.GET.get("from", "")}
+                               "value": v, "formula": None, "records": None, "items": None,
+                               "back": request.GET.get("from", "")}
     if v.definition_id:
         context["formula"] = v.definition.formula
     if v.source == DataSource.COMPUTED and v.definition_id:
@@ -210,7 +211,11 @@ def value_detail(request: HttpRequest, value_id: int) -> HttpResponse:
             drill = values.drill_down(actor, v.pk)
         except Conflict:
             drill = None
-        if drill is not None:
+        if drill is not None and drill["item_type"] != "record":
+            # Alerts or patrol plans behind an operational figure: few, listed in full.
+            context.update(items=operational.describe(actor, drill["item_type"], drill["record_ids"]),
+                           item_type=drill["item_type"], changed_since=drill["changed_since"])
+        elif drill is not None:
             context.update(_records_page(actor, drill["record_ids"], request.GET.get("page", "1")))
             context["changed_since"] = drill["changed_since"]
     figure = data._decimal(view.state["value"])

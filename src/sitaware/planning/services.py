@@ -639,3 +639,90 @@ def organisation_units(actor: Actor) -> list[tuple[str, str]]:
     _reject_role(actor, PLAN_ROLES | TRAVEL_SETTING_ROLES, _("patrol planning"))
     return list(OrgUnit.objects.filter(organisation_id=actor.organisation_id).order_by("code")
                 .values_list("code", "name"))
+
+
+# ---------------------------------------------------------------- for indicators (assessment)
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorityCell:
+    priority: float
+    source: str  # forecast, alert or manual
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanCoverage:
+    """One approved plan's priority cells and, per unit code, the cells its patrols visited (as planned, or as
+    made according to the last plan-vs-actual computation)."""
+
+    plan_id: str
+    shift_start: dt.datetime
+    sensitivity: int
+    cells: dict[str, PriorityCell]
+    units: frozenset[str]  # unit codes of its patrols ("" for a patrol of no known unit)
+    visited: dict[str, frozenset[str]]
+
+
+def _priority_cells(request: PlanRequest) -> dict[str, PriorityCell]:
+    """The cells a plan was asked to cover: a priority or a mandatory visit, and not closed (no-go, or under
+    curfew for the whole shift): a cell nobody may enter is no gap in coverage."""
+    closed = {str(c) for c in (request.constraints or {}).get("no_go") or []}
+    out = {}
+    for cell in request.cells:
+        cell_id = str(cell["id"])
+        priority = float(cell.get("priority") or 0)
+        if cell_id in closed or cell.get("curfew") or (priority <= 0 and not cell.get("required_visits")):
+            continue
+        out[cell_id] = PriorityCell(priority, (cell.get("source") or {}).get("type") or "manual")
+    return out
+
+
+def plan_coverage(actor: Actor, start: dt.datetime, end: dt.datetime, basis: str = "planned",
+                  within: Actor | None = None) -> list[PlanCoverage]:
+    """Approved or dispatched plans whose shift starts in [start, end), within `actor`'s scope (and `within`'s),
+    with their priority cells and the cells visited per unit. `basis` "planned" reads the plans' visits; "made"
+    reads plan vs. actual (visits made or late) and lists only plans it was computed for: a plan without
+    positions says nothing about what was done."""
+    if basis not in ("planned", "made"):
+        raise ValueError(f"unknown basis {basis!r}")
+    qs = scoped_plans(actor)
+    if within is not None:
+        qs = restrict(qs, within)
+    qs = qs.filter(status__in=LIVE, request__shift_start__gte=start, request__shift_start__lt=end)
+    if basis == "made":
+        qs = qs.filter(actual_at__isnull=False)
+    plans = list(qs.order_by("request__shift_start", "id"))
+    visits = PlanVisit.objects.filter(plan__in=plans)
+    if basis == "made":
+        visits = visits.filter(outcome__status__in=("made", "late"))
+    by_plan: dict[Any, list[tuple[str, str]]] = {}
+    for plan_id, patrol, cell in visits.values_list("plan_id", "patrol", "cell").order_by():
+        by_plan.setdefault(plan_id, []).append((patrol, cell))
+    codes = dict(OrgUnit.objects.filter(organisation_id__in={p.organisation_id for p in plans})
+                 .values_list("code", "code"))
+    out = []
+    for plan in plans:
+        unit_of = {u["id"]: u["unit"] if u.get("unit") in codes else "" for u in plan.request.units}
+        visited: dict[str, set[str]] = {}
+        for patrol, cell in by_plan.get(plan.pk, []):
+            visited.setdefault(unit_of.get(patrol, ""), set()).add(cell)
+        out.append(PlanCoverage(str(plan.pk), plan.request.shift_start, plan.sensitivity,
+                                _priority_cells(plan.request), frozenset(unit_of.values()),
+                                {code: frozenset(cells) for code, cells in visited.items()}))
+    return out
+
+
+def plan_times_changed(after_seq: int, up_to_seq: int) -> list[dt.datetime]:
+    """The shift starts of the plans logged in (after_seq, up_to_seq] (proposed, edited, decided, dispatched,
+    tracked): the periods a patrol-coverage figure must be recomputed for."""
+    from sitaware.core.models import ChangeEntry
+
+    ids = set(ChangeEntry.objects.filter(seq__gt=after_seq, seq__lte=up_to_seq, object_type="patrol_plan")
+              .values_list("object_id", flat=True).order_by())
+    keys = []
+    for text in ids:
+        try:
+            keys.append(uuid.UUID(text))
+        except ValueError:
+            continue
+    return list(Plan.objects.filter(pk__in=keys).values_list("request__shift_start", flat=True))
