@@ -131,7 +131,8 @@ def test_time_from_alert_to_decision_equals_an_independent_query(framework, rais
         for month in range(1, 7):
             hours = independent_hours(world.unpol, month, admin1=area)
             if hours:
-                assert stored(median, area=area)[dt.date(Y, month, 1)] == Decimal(str(round(statistics.median(hours), 6)))
+                expected = Decimal(str(round(statistics.median(hours), 6)))
+                assert stored(median, area=area)[dt.date(Y, month, 1)] == expected
     by_category = stored(median, category="police.armed_robbery")
     assert by_category == {k: v for k, v in stored(median).items() if v is not None}
     # An alert still waiting is not counted, and an empty period says why.
@@ -308,7 +309,8 @@ def test_closed_cells_and_filters_narrow_what_coverage_counts(framework, plans, 
     plan.refresh_from_db()
     assert value.state["record_count"] == len([c for c in plan.request.cells
                                                  if c["id"] not in plan.request.constraints["no_go"]])
-    high_cells = [c for c in plan.request.cells if c["priority"] >= 8 and c["id"] not in plan.request.constraints["no_go"]]
+    closed = plan.request.constraints["no_go"]
+    high_cells = [c for c in plan.request.cells if c["priority"] >= 8 and c["id"] not in closed]
     seen = set(plan.visits.values_list("cell", flat=True))
     expected = Decimal(str(round(100 * sum(c["id"] in seen for c in high_cells) / len(high_cells), 6)))
     assert stored(high)[may] == expected
