@@ -400,9 +400,10 @@ def test_a_dashboard_keeps_the_narrower_viewers_share_and_its_page_drills_down_t
                 if v.state["period_start"] == "2026-01-01" and not v.state["disaggregation"])
     page = client.get(f"/assessment/values/{full.state['id']}/")
     text = page.content.decode()
-    assert page.status_code == 200 and "The alerts it is made of" in text
-    assert str(secret.pk) in text and str(other.pk) in text
+    assert page.status_code == 200 and "The alerts it is made of" in text and "Alerts decided" in text
+    assert str(secret.pk) in text and str(other.pk) in text and "2 items, read now within your scope." in text
     assert client.get(f"/assessment/dashboards/{board.id}/").status_code == 200
     client.force_login(world.users["ana"])
     text = client.get(f"/assessment/values/{full.state['id']}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert str(other.pk) in text and str(secret.pk) not in text
+    assert "Les alertes dont il est fait" in text and "1 élément, lu maintenant dans votre périmètre." in text

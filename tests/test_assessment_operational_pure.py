@@ -100,3 +100,16 @@ def test_coverage_counts_each_cell_once_and_each_unit_over_its_plans():
     outcome = formula.evaluate(nobody, ops.coverage_buckets(rows, nobody, [], {JAN}, "monthly")
                                .get((JAN, ()), ops.Bucket()).amounts)
     assert outcome.value is None and "priority cells" in outcome.reason
+
+
+def test_a_factor_or_a_lowest_priority_that_is_not_a_finite_number_is_named():
+    import pytest
+
+    count = {"type": "count"}
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(formula.FormulaError) as caught:
+            formula.validate({"type": "ratio", "numerator": count, "denominator": count, "factor": bad})
+        assert [p["field"] for p in caught.value.problems] == ["formula.factor"]
+        with pytest.raises(formula.FormulaError) as caught:
+            formula.validate({"type": "patrol_coverage", "filter": {"min_priority": bad}})
+        assert [p["field"] for p in caught.value.problems] == ["formula.filter.min_priority"]

@@ -159,6 +159,163 @@ def test_sum_and_duration_formulas_from_the_form(plan, client, world):
         "type": "duration", "statistic": "mean", "unit": "days", "filter": {"kinds": ["incident"]}}
 
 
+ALERT_DECISION = {"type": "alert_decision", "statistic": "mean", "unit": "minutes",
+                  "filter": {"outcomes": ["accept", "modify"], "categories": ["police.armed_robbery"],
+                             "admin1": ["Bangui", "Ouham"], "sensitivity_max": 2}}
+PATROL_COVERAGE = {"type": "patrol_coverage", "basis": "made", "weighting": "priority",
+                   "filter": {"units": ["bangui-hq", "bria"], "sources": ["alert", "forecast"], "min_priority": 1.5,
+                              "sensitivity_max": 1}}
+# Fields another type uses, left filled in: a form keeps them when the type is switched, and they must not reach
+# the formula (where they would be "unknown filter" or "not a setting").
+LEFTOVERS = {"f-field": "fatalities", "f-kinds": ["incident"], "f-statuses": ["verified"],
+             "f-source_types": ["patrol_report"]}
+
+
+def _operational_post(plan, code: str, **fields):
+    return {"output_id": plan.output.pk, "code": code, "name": f"Indicator {code}", "frequency": "monthly",
+            "data_source": "computed", **LEFTOVERS, **fields}
+
+
+ALERT_DECISION_FIELDS = {"f-type": "alert_decision", "f-statistic": "mean", "f-unit": "minutes",
+                         "f-outcomes": ["modify", "accept"], "f-categories": ["police.armed_robbery"],
+                         "f-admin1": "Bangui, Ouham", "f-sensitivity_max": "2",
+                         # patrol coverage's own fields, left over
+                         "f-units": "bangui-hq", "f-sources": ["manual"], "f-min_priority": "2", "f-basis": "made",
+                         "f-weighting": "priority"}
+PATROL_COVERAGE_FIELDS = {"f-type": "patrol_coverage", "f-basis": "made", "f-weighting": "priority",
+                          "f-units": "bangui-hq, bria", "f-sources": ["forecast", "alert"], "f-min_priority": "1,5",
+                          "f-sensitivity_max": "1",
+                          # the time to decision's own fields, left over
+                          "f-statistic": "mean", "f-outcomes": ["reject"], "f-categories": ["police.burglary"],
+                          "f-admin1": "Ouham"}
+
+
+def test_the_two_operational_measures_from_the_form_store_exactly_their_formula(plan, client, world):
+    from sitaware.assessment import formula
+    from sitaware.assessment.models import Indicator
+
+    _login(client, world, "ana")
+    new = f"/assessment/frameworks/{plan.framework.id}/indicators/new"
+    for code, fields, expected in (("T1", ALERT_DECISION_FIELDS, ALERT_DECISION),
+                                   ("P1", PATROL_COVERAGE_FIELDS, PATROL_COVERAGE)):
+        answer = client.post(new, _operational_post(plan, code, **fields))
+        assert answer.status_code == 302, answer.content.decode()[:3000]
+        assert Indicator.objects.get(code=code).definitions.get().formula == expected
+        assert formula.validate(expected) == expected  # what the services store from the same JSON
+
+
+def test_an_operational_formula_is_shown_with_its_settings_for_editing(plan, client, world):
+    _login(client, world, "ana")
+    coverage = plan.indicator(code="P1", formula=PATROL_COVERAGE)
+    page = client.get(f"/assessment/indicators/{coverage.id}/").content.decode()
+    assert '<option value="patrol_coverage" selected>' in page
+    assert '<option value="made" selected>' in page and '<option value="priority" selected>' in page
+    assert 'id="f-sources-alert" name="f-sources" value="alert" checked' in page
+    assert 'id="f-sources-forecast" name="f-sources" value="forecast" checked' in page
+    assert 'id="f-sources-manual" name="f-sources" value="manual">' in page
+    assert re.search(r'id="f-min_priority" name="f-min_priority" type="text" inputmode="decimal" value="1.5"', page)
+    assert 'id="f-units" name="f-units" type="text" value="bangui-hq, bria"' in page
+    decision = plan.indicator(code="T1", formula=ALERT_DECISION)
+    page = client.get(f"/assessment/indicators/{decision.id}/").content.decode()
+    assert '<option value="alert_decision" selected>' in page
+    assert '<option value="mean" selected>' in page and '<option value="minutes" selected>' in page
+    assert 'id="f-outcomes-accept" name="f-outcomes" value="accept" checked' in page
+    assert 'id="f-outcomes-reject" name="f-outcomes" value="reject">' in page
+    assert 'id="f-admin1" name="f-admin1" type="text" value="Bangui, Ouham"' in page
+    # Saved again unchanged (other fields of the page included), the formula stays one version.
+    post = {"action": "save", "name": "Indicator T1", "baseline_value": "10", "baseline_period": "2024",
+            "target_value": "5", "target_period": "2025", "owner": "ana", "direction": "decrease",
+            **LEFTOVERS, **ALERT_DECISION_FIELDS}
+    assert client.post(f"/assessment/indicators/{decision.id}/", post).status_code == 302
+    assert [d.formula for d in decision.definitions.all()] == [ALERT_DECISION]
+
+
+@pytest.mark.parametrize("typed", ["-1", "abc", "nan"])
+def test_a_bad_lowest_priority_is_shown_beside_it_and_nothing_typed_is_lost(plan, client, world, typed):
+    from sitaware.assessment.models import Indicator
+
+    _login(client, world, "ana")
+    sent = _operational_post(plan, "P1", **{**PATROL_COVERAGE_FIELDS, "f-min_priority": typed})
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new", sent)
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert not Indicator.objects.filter(code="P1").exists()
+    assert "give a priority of 0 or more" in _field_error(page, "f-e-min_priority")
+    assert 'aria-describedby="f-h-min_priority f-e-min_priority" aria-invalid="true"' in page
+    assert f'id="f-min_priority" name="f-min_priority" type="text" inputmode="decimal" value="{typed}"' in page
+    assert '<option value="patrol_coverage" selected>' in page and 'value="bangui-hq, bria"' in page
+    assert 'id="f-sources-alert" name="f-sources" value="alert" checked' in page
+    assert '<option value="made" selected>' in page and '<option value="priority" selected>' in page
+    # Only the field at fault is named: no problem about the other types' leftover fields.
+    assert re.findall(r'<p id="([^"]+)" class="field-error">', page) == ["f-e-min_priority"]
+
+
+def test_a_missing_or_unknown_choice_is_named_beside_its_field(plan, client, world):
+    _login(client, world, "ana")
+    new = f"/assessment/frameworks/{plan.framework.id}/indicators/new"
+    answer = client.post(new, _operational_post(plan, "P1", **{**PATROL_COVERAGE_FIELDS, "f-basis": "",
+                                                               "f-sources": ["alert", "rumour"]}))
+    page = html.unescape(answer.content.decode())
+    assert answer.status_code == 400
+    assert "use one of planned, made" in _field_error(page, "f-e-basis")
+    assert "unknown value 'rumour'" in _field_error(page, "f-e-sources")
+    assert 'value="1,5"' in page and 'id="f-sources-alert" name="f-sources" value="alert" checked' in page
+    answer = client.post(new, _operational_post(plan, "T1", **{**ALERT_DECISION_FIELDS, "f-outcomes": ["maybe"],
+                                                               "f-unit": ""}))
+    page = html.unescape(answer.content.decode())
+    assert answer.status_code == 400
+    assert "unknown value 'maybe'" in _field_error(page, "f-e-outcomes")
+    assert "use one of minutes, hours, days" in _field_error(page, "f-e-unit")
+    assert 'value="Bangui, Ouham"' in page and '<option value="mean" selected>' in page
+
+
+def test_the_operational_measures_are_offered_in_french(plan, client, world):
+    _login(client, world, "ana")
+    new = f"/assessment/frameworks/{plan.framework.id}/indicators/new"
+    page = html.unescape(client.get(new, HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+    for words in ("délai entre une alerte précoce et la décision (médiane ou moyenne)",
+                  "couverture des cellules prioritaires par les patrouilles (%)",
+                  "Délai entre l'alerte et la décision : quelles décisions", "Décisions comptées (aucune : toutes)",
+                  "Couverture par les patrouilles : comment elle est calculée", "Visites comptées", "Pondération",
+                  "faites : visites confirmées par le prévu / réalisé", "Raison de la priorité de la cellule",
+                  "une alerte précoce", "la couverture par les patrouilles par unité"):
+        assert words in page, words
+    assert "%%" not in page and "Time from alert" not in page
+    answer = client.post(new, _operational_post(plan, "P1", **{**PATROL_COVERAGE_FIELDS, "f-min_priority": "-1"}),
+                         HTTP_ACCEPT_LANGUAGE="fr")
+    assert answer.status_code == 400
+    assert "donnez une priorité de 0 ou plus" in _field_error(answer.content.decode(), "f-e-min_priority")
+
+
+@pytest.mark.parametrize(("formula", "language", "label"), [
+    (shared.ROBBERY, "en", "Records counted"), (ALERT_DECISION, "en", "Alerts decided"),
+    (PATROL_COVERAGE, "en", "Priority cells counted"), (ALERT_DECISION, "fr", "Alertes décidées"),
+    (PATROL_COVERAGE, "fr", "Cellules prioritaires comptées"),
+])
+def test_the_value_page_says_what_its_count_counts(plan, client, world, monkeypatch, formula, language, label):
+    import datetime as dt
+    from decimal import Decimal
+
+    from sitaware.assessment import values
+    from sitaware.assessment.errors import Conflict
+    from sitaware.assessment.models import IndicatorValue
+
+    ind = plan.indicator(formula=formula)
+    v = IndicatorValue.objects.create(
+        indicator=ind, organisation=plan.framework.organisation, period_start=dt.date(2025, 3, 1),
+        period_end=dt.date(2025, 4, 1), value=Decimal("42.5"), record_count=7, source="computed",
+        produced_by_label="system", definition=ind.definitions.get(), data_cutoff_seq=0)
+    def nothing_behind(actor, value_id):
+        raise Conflict("not listed here")
+
+    # What lies behind the figure (records, alerts or plans) is the engine's business; here only the label.
+    monkeypatch.setattr(values, "drill_down", nothing_behind)
+    _login(client, world, "sam")
+    answer = client.get(f"/assessment/values/{v.pk}/", HTTP_ACCEPT_LANGUAGE=language)
+    assert answer.status_code == 200
+    assert f'<dt>{label}</dt><dd id="record-count">7</dd>' in answer.content.decode()
+
+
 def test_bad_input_is_shown_beside_its_field_and_what_was_typed_is_kept(plan, client, world):
     from sitaware.assessment.models import Indicator
 
@@ -381,11 +538,21 @@ def test_service_problems_land_on_their_form_fields_and_stored_formulas_round_tr
     assert [forms.field_for(f) for f in ("formula.numerator.filter.kinds", "formula.denominator.field",
                                           "formula.factor", "formula.type", "formula", "formula.filter.units",
                                           "formula.statistic", "formula.numerator.type", "baseline_period",
-                                          "disaggregation.0")] == \
+                                          "disaggregation.0", "formula.basis", "formula.weighting",
+                                          "formula.filter.outcomes", "formula.filter.sources",
+                                          "formula.filter.min_priority")] == \
         ["num-kinds", "den-field", "factor", "f-type", "f-type", "f-units", "f-statistic", "num-type",
-         "baseline_period", "disaggregation"]
+         "baseline_period", "disaggregation", "f-basis", "f-weighting", "f-outcomes", "f-sources", "f-min_priority"]
     duration = {"type": "duration", "statistic": "mean", "unit": "days", "filter": {"kinds": ["incident"],
                                                                                     "sensitivity_max": 0}}
-    for stored in (RATIO_FORMULA, duration, shared.ROBBERY):
+    bare_coverage = {"type": "patrol_coverage", "basis": "planned", "weighting": "cells", "filter": {"min_priority": 0}}
+    bare_decision = {"type": "alert_decision", "statistic": "median", "unit": "hours", "filter": {}}
+    for stored in (RATIO_FORMULA, duration, shared.ROBBERY, ALERT_DECISION, PATROL_COVERAGE, bare_coverage,
+                   bare_decision):
         assert forms.formula_from_state(forms.formula_state_from_stored(stored)) == stored
+    # A lowest priority that is no number is passed on as typed, for the formula's check to name.
+    state = forms.formula_state_from_stored(PATROL_COVERAGE)
+    for typed, sent in (("abc", "abc"), (" 2 ", 2), ("0,25", 0.25), ("inf", "inf"), ("", None)):
+        state["f"]["filter"]["min_priority"] = typed
+        assert forms.formula_from_state(state)["filter"].get("min_priority") == sent
     assert forms.formula_from_state(forms.empty_formula_state()) is None

@@ -1,11 +1,13 @@
 """A results framework built in a real browser (Chromium through Playwright), in English and French: a new
 framework, an objective → outcome → output, a computed count indicator from the formula builder, and activation
-refused with what is missing said in words. axe-core on each page; screenshots framework-*.png for the docs."""
+refused with what is missing said in words. axe-core on each page; screenshots framework-*.png for the docs.
+The formula builder shows each operational measure only the fields it takes (CSS, no script)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests import test_assessment_engine as shared
 from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name)
     browser_fixture,
     live_server_fixture,
@@ -14,6 +16,8 @@ from tests.web_browser_support import (  # noqa: F401 (fixtures are used by name
     serious_axe_violations,
     sign_in,
 )
+
+plan = shared.plan  # the fixture
 
 WORDS = {
     "en": {"gap": "the baseline value is missing", "owner": "the indicator has no owner"},
@@ -81,5 +85,44 @@ def test_a_framework_is_built_in_the_browser_and_activation_names_what_is_missin
     page.click("#back")
     page.wait_for_selector('tr[data-indicator="I1"]')
     page.screenshot(path=str(shots / f"framework-tree-{language}.png"), full_page=True)
+    assert not any(problems.values()), problems
+    assert page.outside_requests == []
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_formula_builder_shows_each_operational_measure_only_its_own_fields(live_server_url, world, plan,
+                                                                                 browser, language):
+    from sitaware.assessment.models import Indicator
+
+    page = new_page(browser, locale="fr-FR" if language == "fr" else "en-GB")
+    sign_in(page, live_server_url, "sam", f"/assessment/frameworks/{plan.framework.id}/indicators/new")
+    page.select_option("#i-output_id", str(plan.output.pk))
+    page.fill("#i-code", "T1")
+    page.fill("#i-name", "Délai de décision" if language == "fr" else "Time to decide")
+
+    def shown(*selectors: str) -> dict[str, bool]:
+        return {s: page.is_visible(s) for s in selectors}
+
+    record_only = ("#f-field", "#f-kinds-incident", "#f-statuses-verified", "#f-source_types", "#num-type",
+                   "#i-factor")
+    page.select_option("#f-type", "patrol_coverage")
+    page.fill("#f-min_priority", "abc")  # left over when the type changes: never sent
+    assert all(shown("#f-basis", "#f-weighting", "#f-min_priority", "#f-sources-alert", "#f-units",
+                     "#f-sensitivity_max").values())
+    assert not any(shown("#f-outcomes-accept", "#f-statistic", "#f-categories", "#f-admin1", *record_only).values())
+    problems = {"patrol_coverage": serious_axe_violations(page)}
+    page.select_option("#f-type", "alert_decision")
+    assert all(shown("#f-outcomes-accept", "#f-statistic", "#f-unit", "#f-categories", "#f-admin1",
+                     "#f-sensitivity_max").values())
+    assert not any(shown("#f-basis", "#f-min_priority", "#f-sources-alert", "#f-units", *record_only).values())
+    problems["alert_decision"] = serious_axe_violations(page)
+    page.select_option("#f-statistic", "mean")
+    page.check("#f-outcomes-accept")
+    page.fill("#f-admin1", "Bangui")
+    page.click("#save-indicator")
+    page.wait_for_selector("#gaps")
+    assert Indicator.objects.get(code="T1").definitions.get().formula == {
+        "type": "alert_decision", "statistic": "mean", "unit": "hours",
+        "filter": {"outcomes": ["accept"], "admin1": ["Bangui"]}}
     assert not any(problems.values()), problems
     assert page.outside_requests == []

@@ -26,6 +26,7 @@ They stand alone: a ratio's parts are counts or sums of records.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -112,7 +113,7 @@ def _filter(raw: Any, where: str, problems: list, keys: tuple[str, ...] = FILTER
             else:
                 out[key] = value
         elif key == "min_priority":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 _problem(problems, field, _("give a priority of 0 or more; cells below it are not counted"))
             else:
                 out[key] = value
@@ -182,7 +183,7 @@ def validate(raw: Any, where: str = "formula") -> dict[str, Any]:
             "denominator": _measure(raw.get("denominator"), f"{where}.denominator", problems, parts),
         }
         factor = raw.get("factor", 1)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
             _problem(problems, f"{where}.factor", _("give a positive number, e.g. 100 for a percentage"))
         else:
             out["factor"] = factor

@@ -1,19 +1,25 @@
 """Form fields of the framework pages ↔ the services' payloads. Pure: no Django, no database.
 
-The formula builder is plain form fields, not JSON (R-PA-04): `f-*` holds a count, sum or duration,
-`num-*` and `den-*` the two parts of a ratio. `formula_from_state` turns them into the formula dict the
-services validate; `field_for` puts each problem the services name (`formula.numerator.filter.kinds`) next to
-the field it is about (`num-kinds`). The same state is built from a POST (to keep what was typed) and from a
-stored formula (to edit it), so both pages render from one shape.
+The formula builder is plain form fields, not JSON (R-PA-04): `f-*` holds a count, sum or duration, or one of
+the operational measures (time from alert to decision, patrol coverage), `num-*` and `den-*` the two parts of a
+ratio. `formula_from_state` turns them into the formula dict the services validate; `field_for` puts each problem
+the services name (`formula.numerator.filter.kinds`) next to the field it is about (`num-kinds`). The same state
+is built from a POST (to keep what was typed) and from a stored formula (to edit it), so both pages render from
+one shape.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-LIST_FILTERS = ("kinds", "categories", "statuses", "source_types")
+from sitaware.assessment.formula import FILTER_KEYS, FILTERS_OF
+
+LIST_FILTERS = ("kinds", "categories", "statuses", "source_types", "outcomes", "sources")
 TEXT_FILTERS = ("units", "admin1")  # comma-separated codes / area names
+NUMBER_FILTERS = ("sensitivity_max", "min_priority")
+SETTINGS = ("field", "statistic", "unit", "basis", "weighting")  # one select each
 PARTS = {"f": "", "num": "numerator.", "den": "denominator."}
 INDICATOR_FIELDS = ("output_id", "code", "name", "definition", "unit", "baseline_value", "baseline_period",
                     "target_value", "target_period", "direction", "frequency", "owner", "data_source", "sensitivity")
@@ -26,8 +32,9 @@ def _split(text: str) -> list[str]:
 
 
 def _empty_measure() -> dict[str, Any]:
-    return {"type": "count", "field": "", "statistic": "median", "unit": "hours",
-            "filter": {**{k: [] for k in LIST_FILTERS}, "sensitivity_max": "", "units": "", "admin1": ""}}
+    return {"type": "count", "field": "", "statistic": "median", "unit": "hours", "basis": "planned",
+            "weighting": "cells", "filter": {**{k: [] for k in LIST_FILTERS}, **{k: "" for k in NUMBER_FILTERS},
+                                             **{k: "" for k in TEXT_FILTERS}}}
 
 
 def empty_formula_state() -> dict[str, Any]:
@@ -43,13 +50,12 @@ def formula_state_from_post(post: Any) -> dict[str, Any]:
         m = state[prefix]
         if prefix != "f":
             m["type"] = post.get(f"{prefix}-type", "count")
-        for name in ("field", "statistic", "unit"):
+        for name in SETTINGS:
             m[name] = post.get(f"{prefix}-{name}", m[name])
         flt = m["filter"]
         for key in LIST_FILTERS:
             flt[key] = [v for v in post.getlist(f"{prefix}-{key}") if v]
-        flt["sensitivity_max"] = post.get(f"{prefix}-sensitivity_max", "")
-        for key in TEXT_FILTERS:
+        for key in (*NUMBER_FILTERS, *TEXT_FILTERS):
             flt[key] = post.get(f"{prefix}-{key}", "")
     return state
 
@@ -64,13 +70,14 @@ def formula_state_from_stored(formula: Mapping[str, Any] | None) -> dict[str, An
     def fill(prefix: str, measure: Mapping[str, Any]) -> None:
         m = state[prefix]
         m["type"] = measure.get("type", "count")
-        for name in ("field", "statistic", "unit"):
+        for name in SETTINGS:
             if measure.get(name):
                 m[name] = measure[name]
         flt = measure.get("filter") or {}
         for key in LIST_FILTERS:
             m["filter"][key] = list(flt.get(key, []))
-        m["filter"]["sensitivity_max"] = str(flt["sensitivity_max"]) if "sensitivity_max" in flt else ""
+        for key in NUMBER_FILTERS:
+            m["filter"][key] = str(flt[key]) if key in flt else ""
         for key in TEXT_FILTERS:
             m["filter"][key] = ", ".join(flt.get(key, []))
 
@@ -83,35 +90,44 @@ def formula_state_from_stored(formula: Mapping[str, Any] | None) -> dict[str, An
     return state
 
 
-def _filter(flt: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {key: list(flt[key]) for key in LIST_FILTERS if flt[key]}
+def _filter(flt: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The filter of a measure type, from the keys it takes only: the fields of the other types keep what was
+    typed in them (the type may be switched back) but are never sent, so they make no "unknown filter"."""
+    out: dict[str, Any] = {key: list(flt[key]) for key in LIST_FILTERS if key in keys and flt[key]}
     text = str(flt["sensitivity_max"]).strip()
-    if text:
+    if text and "sensitivity_max" in keys:
         # Not a number: passed on as typed so that the formula's own check names the field.
         out["sensitivity_max"] = int(text) if text.lstrip("-").isdigit() else text
+    text = str(flt["min_priority"]).strip()
+    if text and "min_priority" in keys:
+        out["min_priority"] = _number(text)
     for key in TEXT_FILTERS:
-        if _split(flt[key]):
+        if key in keys and _split(flt[key]):
             out[key] = _split(flt[key])
     return out
 
 
 def _measure(m: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": kind, "filter": _filter(m["filter"])}
+    out: dict[str, Any] = {"type": kind, "filter": _filter(m["filter"], FILTERS_OF.get(kind, FILTER_KEYS))}
     if kind == "sum":
         out["field"] = m["field"]
-    if kind == "duration":
+    if kind in ("duration", "alert_decision"):
         out.update(statistic=m["statistic"], unit=m["unit"])
+    if kind == "patrol_coverage":
+        out.update(basis=m["basis"], weighting=m["weighting"])
     return out
 
 
 def _number(text: str) -> Any:
-    text = text.strip().replace(",", ".")
-    if not text:
+    typed = text.strip()
+    if not typed:
         return None
     try:
-        value = float(text)
+        value = float(typed.replace(",", "."))
     except ValueError:
-        return text  # the formula's check says what to give
+        return typed  # the formula's check says what to give
+    if not math.isfinite(value):
+        return typed  # "nan", "inf": no figure can be computed with them, and JSON cannot store them
     return int(value) if value.is_integer() else value
 
 

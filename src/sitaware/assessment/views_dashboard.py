@@ -184,6 +184,16 @@ def widget_action(request: HttpRequest, dashboard_id: uuid.UUID, widget_id: int)
 # ---------------------------------------------------------------- drill-down
 
 
+def _count_label(formula: dict[str, Any] | None) -> str:
+    """What a figure's record_count counts: records, or for the operational measures alerts and plans' cells."""
+    kind = (formula or {}).get("type")
+    if kind == "alert_decision":
+        return _("Alerts decided")
+    if kind == "patrol_coverage":
+        return _("Priority cells counted")
+    return _("Records counted")
+
+
 @login_required
 @require_GET
 def value_detail(request: HttpRequest, value_id: int) -> HttpResponse:
@@ -206,6 +216,7 @@ def value_detail(request: HttpRequest, value_id: int) -> HttpResponse:
                                "back": request.GET.get("from", "")}
     if v.definition_id:
         context["formula"] = v.definition.formula
+    context["count_label"] = _count_label(context["formula"])
     if v.source == DataSource.COMPUTED and v.definition_id:
         try:
             drill = values.drill_down(actor, v.pk)

@@ -23,7 +23,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from sitaware.assessment import framework_forms as forms
 from sitaware.assessment import permissions, services, values
 from sitaware.assessment.errors import AssessmentError, AssessmentValidationError, NotFound
-from sitaware.assessment.formula import DURATION_UNITS, STATISTICS, SUM_FIELDS
+from sitaware.assessment.formula import (
+    CELL_SOURCES,
+    COVERAGE_BASES,
+    COVERAGE_WEIGHTS,
+    DECISION_OUTCOMES,
+    DURATION_UNITS,
+    STATISTICS,
+    SUM_FIELDS,
+)
 from sitaware.assessment.models import (
     DIRECTION_CHOICES,
     DISAGGREGATION_KEYS,
@@ -231,6 +239,20 @@ def _filter_blocks(state: dict[str, Any], errors: dict[str, str]) -> dict[str, d
     return blocks
 
 
+def _operational_choices() -> dict[str, list[tuple[str, str]]]:
+    """The choices of the two operational measures, each with its label in words."""
+    labels = {
+        "accept": _("accepted"), "modify": _("modified"), "reject": _("rejected"),
+        "forecast": _("the forecast"), "alert": _("an early-warning alert"), "manual": _("set by hand"),
+        "planned": _("planned: visits in the approved plans"),
+        "made": _("made: visits confirmed by plan vs. actual"),
+        "cells": _("every priority cell counts the same"), "priority": _("each cell counts as much as its priority"),
+    }
+    return {name: [(value, labels[value]) for value in choices] for name, choices in (
+        ("decision_outcomes", DECISION_OUTCOMES), ("cell_sources", CELL_SOURCES),
+        ("coverage_bases", COVERAGE_BASES), ("coverage_weights", COVERAGE_WEIGHTS))}
+
+
 def _indicator_context(actor: Actor, fw: Any, fields: dict[str, Any], formula_state: dict[str, Any],
                        problems: list[dict[str, str]]) -> dict[str, Any]:
     from sitaware.web import pages
@@ -246,7 +268,7 @@ def _indicator_context(actor: Actor, fw: Any, fields: dict[str, Any], formula_st
         "statuses": vocab.STATUSES, "source_types": vocab.SOURCE_TYPES,
         "categories": [(c["code"], c["label"]) for c in pages.category_options(tax)],
         "sum_fields": SUM_FIELDS, "statistics": STATISTICS, "duration_units": tuple(DURATION_UNITS),
-        "may": _may(actor),
+        "may": _may(actor), **_operational_choices(),
     }
 
 
