@@ -393,6 +393,15 @@ def test_messages_are_translated(on, actor):
     with translation.override("fr"), pytest.raises(PlanInputError) as info:
         services.propose_plan(actor("ana"), payload(shift={"start": END.isoformat(), "end": START.isoformat()}))
     assert {"field": "shift.end", "message": "le service se termine avant de commencer"} in info.value.problems
+    # The pure solver's own checks too: it keeps English templates that the service translates.
+    zero = [{**c, "priority": 0.0} for c in payload()["cells"]]
+    with translation.override("fr"), pytest.raises(PlanInputError) as info:
+        services.propose_plan(actor("ana"), payload(cells=zero))
+    [french] = [p["message"] for p in info.value.problems if p["field"] == "cells.priority"]
+    assert french.startswith("toutes les priorités sont nulles") and french.endswith("rien à planifier")
+    with pytest.raises(PlanInputError) as info:
+        services.propose_plan(actor("ana"), payload(cells=zero))
+    assert "there is nothing to plan for" in info.value.problems[0]["message"]
 
 
 def test_an_edit_undone_is_approved_as_the_proposal(plan, actor):

@@ -33,9 +33,12 @@ def cell(cid: str = "c1", **kw) -> Cell:
 
 
 def errors_of(request: PlanningRequest) -> list[dict[str, str]]:
+    """Field and English message of each problem (each also keeps its template and values for translation)."""
     with pytest.raises(PlanningInputError) as exc:
         validate(request)
-    return exc.value.errors
+    for e in exc.value.errors:
+        assert e["template"].format(**e["params"]) == e["message"]
+    return [{"field": e["field"], "message": e["message"]} for e in exc.value.errors]
 
 
 def test_a_sound_request_passes():

@@ -85,7 +85,10 @@ def may_set_travel(actor: Actor) -> bool:
 
 
 def _input_error(exc: PlanningInputError) -> PlanInputError:
-    return PlanInputError(exc.errors)
+    """The solver's problems in the user's language: the pure solver keeps English templates and their values."""
+    return PlanInputError([{"field": e["field"], "message": _(e["template"]).format(**e.get("params", {}))}
+                           if e.get("template") else {"field": e["field"], "message": e["message"]}
+                           for e in exc.errors])
 
 
 def _iso(value: float) -> str:

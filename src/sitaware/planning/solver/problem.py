@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 # After Koper (1995): police presence deters for a while only if the stay lasts about 10-15 minutes.
 DEFAULT_DWELL_S = 900.0
@@ -23,8 +23,8 @@ TimeLike = float | int | dt.datetime
 class PlanningInputError(ValueError):
     """A request that cannot be planned as given; `errors` lists every problem found, not only the first."""
 
-    def __init__(self, errors: Sequence[Mapping[str, str]]) -> None:
-        self.errors: list[dict[str, str]] = [dict(e) for e in errors]
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        self.errors: list[dict[str, Any]] = [dict(e) for e in errors]
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in self.errors))
 
 
@@ -156,12 +156,19 @@ class PlanningRequest:
         return frozenset.intersection(*recent)
 
 
+def _(template: str) -> str:
+    """Marks a message for translation (makemessages extracts `_`). This module may not import Django, so each
+    problem keeps its English template and values, and the planning services translate it."""
+    return template
+
+
 @dataclass
 class _Errors:
-    items: list[dict[str, str]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, where: str, message: str) -> None:
-        self.items.append({"field": where, "message": message})
+    def add(self, where: str, template: str, **params: Any) -> None:
+        self.items.append({"field": where, "message": template.format(**params), "template": template,
+                           "params": params})
 
 
 def _finite(*values: float | None) -> bool:
@@ -172,67 +179,71 @@ def validate(request: PlanningRequest) -> None:
     """Raise PlanningInputError listing everything wrong with the request; return None when it can be planned."""
     err = _Errors()
     if not request.units:
-        err.add("units", "at least one unit is needed")
+        err.add("units", _("at least one unit is needed"))
     seen_units: set[str] = set()
     for i, u in enumerate(request.units):
         where = f"units[{i}]"
         if u.id in seen_units:
-            err.add(f"{where}.id", f"duplicate unit id {u.id!r}")
+            err.add(f"{where}.id", _("duplicate unit id {unit!r}"), unit=u.id)
         seen_units.add(u.id)
         if u.base_lat is None or u.base_lon is None:
-            err.add(f"{where}.base", f"unit {u.id!r} has no base")
+            err.add(f"{where}.base", _("unit {unit!r} has no base"), unit=u.id)
         elif not _finite(u.base_lat, u.base_lon) or not (-90 <= u.base_lat <= 90 and -180 <= u.base_lon <= 180):
-            err.add(f"{where}.base", f"unit {u.id!r} base ({u.base_lat}, {u.base_lon}) is not a valid lat/lon")
+            err.add(f"{where}.base", _("unit {unit!r} base ({lat}, {lon}) is not a valid lat/lon"), unit=u.id,
+                    lat=u.base_lat, lon=u.base_lon)
         elif request.area is not None and not request.area.contains(u.base_lat, u.base_lon):
-            err.add(f"{where}.base", f"unit {u.id!r} base is outside the planning area")
+            err.add(f"{where}.base", _("unit {unit!r} base is outside the planning area"), unit=u.id)
         if not _finite(u.shift_start, u.shift_end):
-            err.add(f"{where}.shift", f"unit {u.id!r} shift times must be finite")
+            err.add(f"{where}.shift", _("unit {unit!r} shift times must be finite"), unit=u.id)
         elif u.shift_end <= u.shift_start:
-            err.add(f"{where}.shift", f"unit {u.id!r} shift ends ({u.shift_end}) before it starts ({u.shift_start})")
+            err.add(f"{where}.shift", _("unit {unit!r} shift ends ({end}) before it starts ({start})"), unit=u.id,
+                    end=u.shift_end, start=u.shift_start)
         if u.mode not in MODES:
-            err.add(f"{where}.mode", f"unit {u.id!r} mode {u.mode!r} is not one of {', '.join(MODES)}")
+            err.add(f"{where}.mode", _("unit {unit!r} mode {mode!r} is not one of {choices}"), unit=u.id, mode=u.mode,
+                    choices=", ".join(MODES))
         if not _finite(u.speed_kmh) or u.speed_kmh <= 0:
-            err.add(f"{where}.speed_kmh", f"unit {u.id!r} speed must be a positive number of km/h")
+            err.add(f"{where}.speed_kmh", _("unit {unit!r} speed must be a positive number of km/h"), unit=u.id)
     if not request.cells:
-        err.add("cells", "at least one candidate cell is needed")
+        err.add("cells", _("at least one candidate cell is needed"))
     seen_cells: set[str] = set()
     for i, c in enumerate(request.cells):
         where = f"cells[{i}]"
         if c.id in seen_cells:
-            err.add(f"{where}.id", f"duplicate cell id {c.id!r}")
+            err.add(f"{where}.id", _("duplicate cell id {cell!r}"), cell=c.id)
         seen_cells.add(c.id)
         if not _finite(c.lat, c.lon) or not (-90 <= c.lat <= 90 and -180 <= c.lon <= 180):
-            err.add(f"{where}.location", f"cell {c.id!r} ({c.lat}, {c.lon}) is not a valid lat/lon")
+            err.add(f"{where}.location", _("cell {cell!r} ({lat}, {lon}) is not a valid lat/lon"), cell=c.id, lat=c.lat,
+                    lon=c.lon)
         elif request.area is not None and not request.area.contains(c.lat, c.lon):
-            err.add(f"{where}.location", f"cell {c.id!r} is outside the planning area")
+            err.add(f"{where}.location", _("cell {cell!r} is outside the planning area"), cell=c.id)
         if not _finite(c.priority) or c.priority < 0:
-            err.add(f"{where}.priority", f"cell {c.id!r} priority must be a number ≥ 0")
+            err.add(f"{where}.priority", _("cell {cell!r} priority must be a number ≥ 0"), cell=c.id)
         if not _finite(c.dwell_s) or c.dwell_s < 0:
-            err.add(f"{where}.dwell_s", f"cell {c.id!r} dwell must be ≥ 0 seconds")
+            err.add(f"{where}.dwell_s", _("cell {cell!r} dwell must be ≥ 0 seconds"), cell=c.id)
         if c.required_visits < 0:
-            err.add(f"{where}.required_visits", f"cell {c.id!r} required visits must be ≥ 0")
+            err.add(f"{where}.required_visits", _("cell {cell!r} required visits must be ≥ 0"), cell=c.id)
         if c.required_visits > 0 and c.id in request.no_go:
-            err.add(f"{where}.required_visits", f"cell {c.id!r} is mandatory and also a no-go cell")
+            err.add(f"{where}.required_visits", _("cell {cell!r} is mandatory and also a no-go cell"), cell=c.id)
         for j, w in enumerate(c.windows):
             if not _finite(w.start, w.end) or w.end < w.start:
-                err.add(f"{where}.windows[{j}]", f"cell {c.id!r} window ends before it starts")
+                err.add(f"{where}.windows[{j}]", _("cell {cell!r} window ends before it starts"), cell=c.id)
     optional = [c for c in request.cells if c.required_visits == 0 and c.id not in request.no_go]
     if request.cells and not any(c.required_visits > 0 for c in request.cells) and all(
         c.priority == 0 for c in optional
     ):
-        err.add("cells.priority", "all priorities are zero and nothing is mandatory: there is nothing to plan for")
+        err.add("cells.priority", _("all priorities are zero and nothing is mandatory: there is nothing to plan for"))
     unknown = request.no_go - seen_cells
     if unknown:
-        err.add("no_go", f"unknown cell ids: {', '.join(sorted(unknown)[:10])}")
+        err.add("no_go", _("unknown cell ids: {cells}"), cells=", ".join(sorted(unknown)[:10]))
     if not _finite(request.exploration_share) or not 0 <= request.exploration_share < 1:
-        err.add("exploration_share", "must be in [0, 1)")
+        err.add("exploration_share", _("must be in [0, 1)"))
     if request.max_consecutive is not None and request.max_consecutive < 0:
-        err.add("max_consecutive", "must be ≥ 0 or None")
+        err.add("max_consecutive", _("must be ≥ 0 or None"))
     if not _finite(request.time_budget_s) or request.time_budget_s <= 0:
-        err.add("time_budget_s", "must be a positive number of seconds")
+        err.add("time_budget_s", _("must be a positive number of seconds"))
     if request.area is not None and not (
         request.area.min_lat < request.area.max_lat and request.area.min_lon < request.area.max_lon
     ):
-        err.add("area", "the area box is empty (min must be below max)")
+        err.add("area", _("the area box is empty (min must be below max)"))
     if err.items:
         raise PlanningInputError(err.items)
