@@ -78,7 +78,8 @@ def visible(actor: Actor, item_type: str, ids: list[str]) -> list[str]:
 def describe(actor: Actor, item_type: str, ids: list[str]) -> list[dict[str, Any]]:
     """What the drill-down page lists for each alert or plan behind a figure, among those `actor` may see."""
     if item_type == "alert":
-        rows = alerts.scoped_alerts(actor).filter(pk__in=ids).order_by("-created_at", "-id")
+        rows = alerts.scoped_alerts(actor).filter(pk__in=ids).select_related("recommendation__decision") \
+            .order_by("-created_at", "-id")
         return [{"id": str(a.pk), "type": "alert", "when": a.created_at,
                  "decided_at": getattr(getattr(a.recommendation, "decision", None), "decided_at", None),
                  "outcome": getattr(getattr(a.recommendation, "decision", None), "outcome", ""),
