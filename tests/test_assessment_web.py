@@ -214,7 +214,10 @@ def test_an_operational_formula_is_shown_with_its_settings_for_editing(plan, cli
     assert 'id="f-sources-forecast" name="f-sources" value="forecast" checked' in page
     assert 'id="f-sources-manual" name="f-sources" value="manual">' in page
     assert re.search(r'id="f-min_priority" name="f-min_priority" type="text" inputmode="decimal" value="1.5"', page)
-    assert 'id="f-units" name="f-units" type="text" value="bangui-hq, bria"' in page
+    # The organisation's units are ticked in their list; no code is left over for the text field.
+    assert 'id="f-unit-bangui-hq" name="f-units" value="bangui-hq" checked> Bangui HQ (bangui-hq)' in page
+    assert 'id="f-unit-bria" name="f-units" value="bria" checked> Bria team site (bria)' in page
+    assert 'id="f-units" name="f-units" type="text" value=""' in page
     decision = plan.indicator(code="T1", formula=ALERT_DECISION)
     page = client.get(f"/assessment/indicators/{decision.id}/").content.decode()
     assert '<option value="alert_decision" selected>' in page
@@ -243,7 +246,8 @@ def test_a_bad_lowest_priority_is_shown_beside_it_and_nothing_typed_is_lost(plan
     assert "give a priority of 0 or more" in _field_error(page, "f-e-min_priority")
     assert 'aria-describedby="f-h-min_priority f-e-min_priority" aria-invalid="true"' in page
     assert f'id="f-min_priority" name="f-min_priority" type="text" inputmode="decimal" value="{typed}"' in page
-    assert '<option value="patrol_coverage" selected>' in page and 'value="bangui-hq, bria"' in page
+    assert '<option value="patrol_coverage" selected>' in page
+    assert 'name="f-units" value="bangui-hq" checked' in page and 'name="f-units" value="bria" checked' in page
     assert 'id="f-sources-alert" name="f-sources" value="alert" checked' in page
     assert '<option value="made" selected>' in page and '<option value="priority" selected>' in page
     # Only the field at fault is named: no problem about the other types' leftover fields.
@@ -432,6 +436,115 @@ def test_a_value_is_entered_by_hand_with_a_comment(plan, client, world):
                                                                   "value": "1", "comment": "x"}).status_code == 409
 
 
+def _value_post(**fields):
+    return {"action": "value", "period": "2025-03", "value": "12", "comment": "gender survey, March", **fields}
+
+
+def test_a_value_is_entered_by_hand_with_its_breakdown(plan, client, world):
+    from sitaware.assessment.models import IndicatorValue
+
+    ind = plan.indicator(code="E2", data_source="entered", disaggregation=["sex", "unit"])
+    url = f"/assessment/indicators/{ind.id}/"
+    _login(client, world, "ana")
+    page = client.get(url).content.decode()
+    # One optional field per key of the indicator: units from the organisation's list, sex as text.
+    assert '<legend>Breakdown (blank: the total)</legend>' in page
+    assert 'id="v-dis-sex" name="dis-sex" type="text" value=""' in page and 'id="v-dis-area"' not in page
+    assert '<option value="">all units (the total)</option><option value="bangui-hq">Bangui HQ (bangui-hq)</option>' \
+        '<option value="bria">Bria team site (bria)</option></select>' in page
+    assert 'cnp-bangui' not in page  # another organisation's unit
+
+    assert client.post(url, _value_post(**{"dis-sex": " female ", "dis-unit": "bria"})).status_code == 302
+    assert client.post(url, _value_post(value="30", comment="all staff")).status_code == 302
+    stored = {v.disaggregation_key: (v.disaggregation, str(v.value), v.comment)
+              for v in IndicatorValue.objects.filter(indicator=ind)}
+    assert stored == {'{"sex":"female","unit":"bria"}': ({"sex": "female", "unit": "bria"}, "12.000000",
+                                                        "gender survey, March"),
+                      "{}": ({}, "30.000000", "all staff")}
+    # The page lists every value with its breakdown, and offers the groups already entered.
+    page = client.get(url).content.decode()
+    rows = re.findall(r'<tr><td>2025-03</td><td class="breakdown">([^<]*)</td><td><a [^>]+>([^<]+)</a>', page)
+    assert sorted(rows) == [("total", "30"), ("unit: bria · sex: female", "12")]
+    assert '<datalist id="dl-dis-sex"><option value="female"></option></datalist>' in page
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<td class="breakdown">unité : bria · sexe : female</td>' in page
+    assert '<option value="">toutes les unités (le total)</option>' in page
+
+
+def test_a_bad_breakdown_is_named_beside_its_field_and_nothing_typed_is_lost(plan, client, world):
+    from sitaware.assessment.models import IndicatorValue
+
+    ind = plan.indicator(code="E2", data_source="entered", disaggregation=["sex", "unit"])
+    url = f"/assessment/indicators/{ind.id}/"
+    _login(client, world, "ana")
+    answer = client.post(url, _value_post(**{"dis-sex": "female", "dis-unit": "cnp-bangui"}))
+    page = html.unescape(answer.content.decode())
+    assert answer.status_code == 400
+    assert _field_error(page, "e-dis-unit") == "cnp-bangui is not a unit of your organisation; choose one from the list"
+    assert 'aria-invalid="true" aria-describedby="e-dis-unit"' in page
+    assert '<option value="cnp-bangui" selected>not a unit of your organisation (cnp-bangui)</option>' in page
+    assert 'id="v-dis-sex" name="dis-sex" type="text" value="female"' in page
+    assert 'value="2025-03"' in page and 'value="12"' in page and 'value="gender survey, March"' in page
+    answer = client.post(url, _value_post(**{"dis-sex": "x" * 61}), HTTP_ACCEPT_LANGUAGE="fr")
+    assert answer.status_code == 400
+    assert _field_error(answer.content.decode(), "e-dis-sex") == "60 caractères au plus"
+    # The service's own checks: a key the indicator is not broken down by (a page older than a change of its
+    # keys) is named, with the other problems of the form beside their fields.
+    answer = client.post(url, _value_post(period="2025-Q1", **{"dis-area": "Ouham", "dis-sex": "male"}))
+    page = html.unescape(answer.content.decode())
+    assert answer.status_code == 400
+    assert "disaggregation.area: indicator E2 is not broken down by area" in page
+    assert "give a monthly period" in _field_error(page, "e-period") and 'value="male"' in page
+    assert not IndicatorValue.objects.filter(indicator=ind).exists()
+
+
+def test_the_formula_offers_the_units_and_known_areas_and_keeps_codes_no_longer_listed(plan, client, world):
+    import datetime as dt
+
+    from sitaware.assessment.models import Indicator, IndicatorValue
+
+    # Areas are known from the organisation's figures by area that the viewer may see: not another
+    # organisation's, not one above the viewer's clearance (ana: 2).
+    by_area = plan.indicator(code="A1", formula=shared.ROBBERY, disaggregation=["area"])
+    for organisation, area, sensitivity in ((world.unpol, "Ouham", 1), (world.unpol, "Vakaga", 3),
+                                            (world.hsp, "Lobaye", 0)):
+        IndicatorValue.objects.create(
+            indicator=by_area, organisation=organisation, period_start=dt.date(2025, 3, 1),
+            period_end=dt.date(2025, 4, 1), disaggregation={"area": area}, disaggregation_key=f'{{"area":"{area}"}}',
+            value=1, source="computed", produced_by_label="system", sensitivity=sensitivity)
+    stale = {**PATROL_COVERAGE, "filter": {**PATROL_COVERAGE["filter"], "units": ["bangui-hq", "old-post"]}}
+    coverage = plan.indicator(code="P1", formula=stale)
+    decision = plan.indicator(code="T1", formula=ALERT_DECISION)  # admin1: Bangui, Ouham
+    _login(client, world, "ana")
+    page = client.get(f"/assessment/indicators/{coverage.id}/").content.decode()
+    assert 'id="f-unit-bangui-hq" name="f-units" value="bangui-hq" checked>' in page
+    assert 'id="f-unit-bria" name="f-units" value="bria">' in page
+    # A code the list no longer offers (a unit renamed) is shown in the text field, not dropped.
+    assert 'id="f-units" name="f-units" type="text" value="old-post"' in page
+    post = {"action": "save", "name": "Indicator P1", "baseline_value": "10", "baseline_period": "2024",
+            "target_value": "5", "target_period": "2025", "owner": "ana", "direction": "decrease",
+            **PATROL_COVERAGE_FIELDS, "f-units": ["bangui-hq", "old-post"]}
+    assert client.post(f"/assessment/indicators/{coverage.id}/", post).status_code == 302
+    assert [d.formula for d in coverage.definitions.all()] == [stale]  # unchanged: still one version
+    assert client.post(f"/assessment/indicators/{coverage.id}/",
+                       {**post, "f-units": ["bangui-hq", "bria", "old-post"]}).status_code == 302
+    assert coverage.definitions.order_by("-version").first().formula["filter"]["units"] == \
+        ["bangui-hq", "bria", "old-post"]
+
+    page = client.get(f"/assessment/indicators/{decision.id}/").content.decode()
+    assert re.search(r'id="f-area-\d+" name="f-admin1" value="Ouham" checked> Ouham</label>', page)
+    assert 'id="f-admin1" name="f-admin1" type="text" value="Bangui"' in page
+    assert "Vakaga" not in page and "Lobaye" not in page
+    _login(client, world, "sam")  # clearance 3
+    assert 'value="Vakaga"' in client.get(f"/assessment/indicators/{decision.id}/").content.decode()
+
+    # Ticked and typed together, on a new indicator.
+    answer = client.post(f"/assessment/frameworks/{plan.framework.id}/indicators/new", _operational_post(
+        plan, "T2", **{**ALERT_DECISION_FIELDS, "f-admin1": ["Ouham", "Bangui, Ouham"]}))
+    assert answer.status_code == 302
+    assert Indicator.objects.get(code="T2").definitions.get().formula == ALERT_DECISION
+
+
 def _csv(text: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -556,3 +669,46 @@ def test_service_problems_land_on_their_form_fields_and_stored_formulas_round_tr
         state["f"]["filter"]["min_priority"] = typed
         assert forms.formula_from_state(state)["filter"].get("min_priority") == sent
     assert forms.formula_from_state(forms.empty_formula_state()) is None
+
+
+class _Post(dict):
+    """What a form POST looks like to the pure module: `get` and `getlist`."""
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        return value[-1] if isinstance(value, list) else value
+
+    def getlist(self, key):
+        value = super().get(key, [])
+        return value if isinstance(value, list) else [value]
+
+
+def test_units_and_areas_round_trip_between_lists_typed_codes_and_the_formula():
+    from sitaware.assessment import framework_forms as forms
+
+    listed = ["bangui-hq", "bria"]
+    post = _Post({"f-type": "patrol_coverage", "f-basis": "planned", "f-weighting": "cells",
+                  "f-units": ["bria", "bangui-hq", " old-post, partner-unit ,, bria"]})
+    state = forms.formula_state_from_post(post)
+    assert state["f"]["filter"]["units"] == ["bria", "bangui-hq", "old-post", "partner-unit"]
+    formula = forms.formula_from_state(state)
+    assert formula["filter"]["units"] == ["bria", "bangui-hq", "old-post", "partner-unit"]
+    again = forms.formula_state_from_stored(formula)
+    assert again["f"]["filter"]["units"] == state["f"]["filter"]["units"]
+    assert forms.others(again["f"]["filter"]["units"], listed) == "old-post, partner-unit"
+    assert forms.others(["bria"], listed) == ""
+    # Nothing ticked or typed: no filter (all units).
+    assert "units" not in forms.formula_from_state(forms.formula_state_from_post(_Post({**post, "f-units": []})))[
+        "filter"]
+
+
+def test_an_entered_value_form_gives_the_service_payload_and_its_problems_land_on_their_fields():
+    from sitaware.assessment import framework_forms as forms
+
+    post = _Post({"period": " 2025-03 ", "value": "7,5", "comment": "survey", "dis-sex": " female ", "dis-unit": "",
+                  "dis-area": "  ", "dis-colour": "red"})
+    assert forms.entered_value_payload(post) == {"period": "2025-03", "value": "7.5", "empty_reason": "",
+                                                 "comment": "survey", "disaggregation": {"sex": "female"}}
+    assert [forms.value_field_for(f) for f in ("disaggregation.sex", "disaggregation.age_group", "period",
+                                               "disaggregation.colour", "empty_reason")] == \
+        ["dis-sex", "dis-age_group", "period", "disaggregation", "empty_reason"]

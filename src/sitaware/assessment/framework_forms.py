@@ -6,18 +6,24 @@ ratio. `formula_from_state` turns them into the formula dict the services valida
 the services name (`formula.numerator.filter.kinds`) next to the field it is about (`num-kinds`). The same state
 is built from a POST (to keep what was typed) and from a stored formula (to edit it), so both pages render from
 one shape.
+
+Units and areas are chosen from lists (checkboxes) and typed (comma-separated) under one field name: a POST gives
+their union, and a stored value that is no longer in the list (a unit renamed) goes back into the text field
+(`others`) rather than being dropped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, get_args
 
 from sitaware.assessment.formula import FILTER_KEYS, FILTERS_OF
+from sitaware.assessment.schema import DisaggregationKey
 
 LIST_FILTERS = ("kinds", "categories", "statuses", "source_types", "outcomes", "sources")
-TEXT_FILTERS = ("units", "admin1")  # comma-separated codes / area names
+CHOSEN_FILTERS = ("units", "admin1")  # unit codes / area names: ticked in a list or typed, comma-separated
+BREAKDOWN_KEYS: tuple[str, ...] = get_args(DisaggregationKey)
 NUMBER_FILTERS = ("sensitivity_max", "min_priority")
 SETTINGS = ("field", "statistic", "unit", "basis", "weighting")  # one select each
 PARTS = {"f": "", "num": "numerator.", "den": "denominator."}
@@ -27,14 +33,24 @@ CHANGEABLE = ("name", "definition", "unit", "baseline_value", "baseline_period",
               "direction", "owner", "disaggregation")
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _split(texts: list[str]) -> list[str]:
+    """Every comma-separated part of the texts, once each, in the order given."""
+    out: dict[str, None] = {}
+    for text in texts:
+        out.update((part.strip(), None) for part in str(text).split(",") if part.strip())
+    return list(out)
+
+
+def others(chosen: list[str], listed: list[str]) -> str:
+    """The chosen values that no list entry offers (a unit renamed, a partner's unit), for the text field."""
+    known = set(listed)
+    return ", ".join(v for v in chosen if v not in known)
 
 
 def _empty_measure() -> dict[str, Any]:
     return {"type": "count", "field": "", "statistic": "median", "unit": "hours", "basis": "planned",
-            "weighting": "cells", "filter": {**{k: [] for k in LIST_FILTERS}, **{k: "" for k in NUMBER_FILTERS},
-                                             **{k: "" for k in TEXT_FILTERS}}}
+            "weighting": "cells", "filter": {**{k: [] for k in (*LIST_FILTERS, *CHOSEN_FILTERS)},
+                                             **{k: "" for k in NUMBER_FILTERS}}}
 
 
 def empty_formula_state() -> dict[str, Any]:
@@ -55,7 +71,9 @@ def formula_state_from_post(post: Any) -> dict[str, Any]:
         flt = m["filter"]
         for key in LIST_FILTERS:
             flt[key] = [v for v in post.getlist(f"{prefix}-{key}") if v]
-        for key in (*NUMBER_FILTERS, *TEXT_FILTERS):
+        for key in CHOSEN_FILTERS:
+            flt[key] = _split(post.getlist(f"{prefix}-{key}"))
+        for key in NUMBER_FILTERS:
             flt[key] = post.get(f"{prefix}-{key}", "")
     return state
 
@@ -74,12 +92,10 @@ def formula_state_from_stored(formula: Mapping[str, Any] | None) -> dict[str, An
             if measure.get(name):
                 m[name] = measure[name]
         flt = measure.get("filter") or {}
-        for key in LIST_FILTERS:
+        for key in (*LIST_FILTERS, *CHOSEN_FILTERS):
             m["filter"][key] = list(flt.get(key, []))
         for key in NUMBER_FILTERS:
             m["filter"][key] = str(flt[key]) if key in flt else ""
-        for key in TEXT_FILTERS:
-            m["filter"][key] = ", ".join(flt.get(key, []))
 
     if formula["type"] == "ratio":
         fill("num", formula["numerator"])
@@ -93,7 +109,8 @@ def formula_state_from_stored(formula: Mapping[str, Any] | None) -> dict[str, An
 def _filter(flt: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """The filter of a measure type, from the keys it takes only: the fields of the other types keep what was
     typed in them (the type may be switched back) but are never sent, so they make no "unknown filter"."""
-    out: dict[str, Any] = {key: list(flt[key]) for key in LIST_FILTERS if key in keys and flt[key]}
+    out: dict[str, Any] = {key: list(flt[key]) for key in (*LIST_FILTERS, *CHOSEN_FILTERS)
+                           if key in keys and flt[key]}
     text = str(flt["sensitivity_max"]).strip()
     if text and "sensitivity_max" in keys:
         # Not a number: passed on as typed so that the formula's own check names the field.
@@ -101,9 +118,6 @@ def _filter(flt: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     text = str(flt["min_priority"]).strip()
     if text and "min_priority" in keys:
         out["min_priority"] = _number(text)
-    for key in TEXT_FILTERS:
-        if key in keys and _split(flt[key]):
-            out[key] = _split(flt[key])
     return out
 
 
@@ -189,13 +203,40 @@ def field_for(problem_field: str) -> str:
     return f"{prefix}-{rest[0]}"
 
 
-def errors_by_field(problems: list[dict[str, Any]]) -> dict[str, str]:
+def errors_by_field(problems: list[dict[str, Any]], where: Callable[[str], str] = field_for) -> dict[str, str]:
     """One message per form field (several are joined), for showing beside the field."""
     out: dict[str, str] = {}
     for p in problems:
-        key = field_for(p.get("field", "") or "")
+        key = where(p.get("field", "") or "")
         out[key] = f"{out[key]}; {p['message']}" if key in out else p["message"]
     return out
+
+
+# ---------------------------------------------------------------- values entered by hand
+
+
+def breakdown_field(key: str) -> str:
+    """The form field of one breakdown key of an entered value (`dis-sex`)."""
+    return f"dis-{key}"
+
+
+def entered_value_payload(post: Any) -> dict[str, Any]:
+    """The service payload from "Enter a value". A blank breakdown field means the total over that key, so it is
+    left out; a key the indicator is not broken down by (a page older than a change of its keys) is passed on for
+    the service to name."""
+    breakdown = {key: post.get(breakdown_field(key), "").strip() for key in BREAKDOWN_KEYS}
+    return {"period": post.get("period", "").strip(),
+            "value": post.get("value", "").strip().replace(",", ".") or None,
+            "empty_reason": post.get("empty_reason", "").strip(), "comment": post.get("comment", "").strip(),
+            "disaggregation": {key: value for key, value in breakdown.items() if value}}
+
+
+def value_field_for(problem_field: str) -> str:
+    """The field of the value form a service problem is about: disaggregation.sex → dis-sex."""
+    parts = problem_field.split(".")
+    if parts[0] == "disaggregation" and len(parts) > 1 and parts[1] in BREAKDOWN_KEYS:
+        return breakdown_field(parts[1])
+    return field_for(problem_field)
 
 
 # ---------------------------------------------------------------- assessments

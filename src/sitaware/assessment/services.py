@@ -7,6 +7,7 @@ entry point other apps and the CLI use. Every write appends to the change log in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -31,6 +32,7 @@ from sitaware.assessment.models import (
     Indicator,
     IndicatorDefinition,
     IndicatorStatus,
+    IndicatorValue,
     Objective,
     Outcome,
     Output,
@@ -48,7 +50,7 @@ from sitaware.assessment.schema import (
 )
 from sitaware.core import changelog
 from sitaware.core.changelog import PendingEntry
-from sitaware.core.scope import Actor
+from sitaware.core.scope import Actor, restrict
 from sitaware.records.errors import problems_from_pydantic
 
 
@@ -520,6 +522,21 @@ def computable_keys(ind: Indicator, formula: Mapping[str, Any] | None = None) ->
     category (sex and age group are not recorded); from a formula over alerts or plans, what those carry."""
     derivable = formulas.group_keys(formula) if formula else COMPUTABLE_KEYS
     return [key for key in ind.disaggregation if key in derivable]
+
+
+def known_groups(actor: Actor) -> dict[str, list[str]]:
+    """The breakdown groups named in the organisation's stored figures that the actor may see (area names, unit
+    codes, categories, sexes, age groups), by key, for the forms to offer as choices. Read from the distinct
+    breakdown texts of the values, a few hundred however many values there are; never from the records."""
+    if actor.organisation_id is None:
+        return {}
+    values = IndicatorValue.objects.filter(organisation_id=actor.organisation_id).exclude(disaggregation_key="{}")
+    found: dict[str, set[str]] = {}
+    for text in restrict(values, actor).order_by().values_list("disaggregation_key", flat=True).distinct():
+        for key, value in json.loads(text).items():
+            if str(value).strip():
+                found.setdefault(key, set()).add(str(value))
+    return {key: sorted(names, key=str.casefold) for key, names in found.items()}
 
 
 # ---------------------------------------------------------------- assessments

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -44,9 +45,12 @@ from sitaware.assessment.models import (
 from sitaware.assessment.views_dashboard import _actor
 from sitaware.core.choices import Sensitivity
 from sitaware.core.scope import Actor
+from sitaware.planning import services as planning
 from sitaware.records import vocab
 
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
+# A breakdown value entered by hand: five of them fit the stored breakdown text (400 characters) with room to spare.
+BREAKDOWN_MAX_CHARS = 60
 
 
 def _framework(actor: Actor, framework_id: Any) -> Any:
@@ -230,13 +234,27 @@ def _outputs(tree: dict[str, Any]) -> list[tuple[int, str]]:
             for obj in tree["objectives"] for oc in obj["outcomes"] for op in oc["outputs"]]
 
 
-def _filter_blocks(state: dict[str, Any], errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per formula part (f, num, den): its state and the messages of its fields, keyed by field name."""
+def _filter_blocks(state: dict[str, Any], errors: dict[str, str], units: list[tuple[str, str]],
+                   areas: list[str]) -> dict[str, dict[str, Any]]:
+    """Per formula part (f, num, den): its state, the messages of its fields keyed by field name, and the units
+    and areas it names that the lists do not offer (shown in the text fields, so that none is lost)."""
     blocks = {}
     for prefix in forms.PARTS:
         own = {key.split("-", 1)[1]: message for key, message in errors.items() if key.startswith(prefix + "-")}
-        blocks[prefix] = {"prefix": prefix, "m": state[prefix], "errors": own}
+        flt = state[prefix]["filter"]
+        blocks[prefix] = {"prefix": prefix, "m": state[prefix], "errors": own,
+                          "units_other": forms.others(flt["units"], [code for code, _name in units]),
+                          "admin1_other": forms.others(flt["admin1"], areas)}
     return blocks
+
+
+def _units(actor: Actor) -> list[tuple[str, str]]:
+    """(code, name) of the organisation's units, as the planning service lists them; none for a role that does
+    not plan (such a viewer is shown no form)."""
+    try:
+        return planning.organisation_units(actor)
+    except PermissionDenied:
+        return []
 
 
 def _operational_choices() -> dict[str, list[tuple[str, str]]]:
@@ -254,13 +272,17 @@ def _operational_choices() -> dict[str, list[tuple[str, str]]]:
 
 
 def _indicator_context(actor: Actor, fw: Any, fields: dict[str, Any], formula_state: dict[str, Any],
-                       problems: list[dict[str, str]]) -> dict[str, Any]:
+                       problems: list[dict[str, str]], *, choices: bool = True) -> dict[str, Any]:
+    """What the indicator page shows. `choices`: read the lists the forms offer (units, known groups); a viewer
+    shown no form needs none."""
     from sitaware.web import pages
 
     errors = forms.errors_by_field(problems)
     tax = pages.taxonomy()
+    units, known = (_units(actor), services.known_groups(actor)) if choices else ([], {})
     return {
-        "fw": fw, "f": fields, "formula": formula_state, "parts": _filter_blocks(formula_state, errors),
+        "fw": fw, "f": fields, "formula": formula_state, "units": units, "known": known,
+        "areas": known.get("area", []), "parts": _filter_blocks(formula_state, errors, units, known.get("area", [])),
         "problems": problems, "errors": errors, "ferr": {"type": errors.get("f-type"), "factor": errors.get("factor")},
         "outputs": _outputs(services.framework_tree(fw)),
         "frequencies": FREQUENCY_CHOICES, "directions": DIRECTION_CHOICES, "sources": DataSource.choices,
@@ -313,6 +335,73 @@ def indicator_new(request: HttpRequest, framework_id: uuid.UUID) -> HttpResponse
     return render(request, "assessment/indicator_form.html", context, status=400 if problems else 200)
 
 
+def _key_labels() -> dict[str, str]:
+    return {"area": _("area"), "unit": _("unit"), "category": _("category"), "sex": _("sex"),
+            "age_group": _("age group")}
+
+
+def _breakdown_text(disaggregation: dict[str, str], labels: dict[str, str]) -> str:
+    """`sex: female · unit: bria`, or "total"."""
+    return " · ".join(_("%(key)s: %(value)s") % {"key": labels.get(key, key), "value": disaggregation[key]}
+                      for key in DISAGGREGATION_KEYS if key in disaggregation) or _("total")
+
+
+def _breakdown_problems(ind: Any, breakdown: dict[str, str], units: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """What the page itself checks of a breakdown typed by hand, beyond the service: a unit is one of the
+    organisation's (the list offers no other), and no value outgrows the stored breakdown text. A key the
+    indicator is not broken down by is the service's to name."""
+    problems = []
+    for key, value in breakdown.items():
+        if key not in ind.disaggregation:
+            continue
+        if len(value) > BREAKDOWN_MAX_CHARS:
+            problems.append({"field": f"disaggregation.{key}", "message": _(
+                "at most %(count)s characters") % {"count": BREAKDOWN_MAX_CHARS}})
+        elif key == "unit" and value not in {code for code, _name in units}:
+            problems.append({"field": "disaggregation.unit", "message": _(
+                "%(code)s is not a unit of your organisation; choose one from the list") % {"code": value}})
+    return problems
+
+
+def _breakdown_fields(ind: Any, context: dict[str, Any], sent: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+    """One optional field per breakdown key of the indicator, for "Enter a value": units from a list, the other
+    keys as text with the groups already known (and, for categories, the taxonomy's codes) as suggestions."""
+    labels = {"area": _("Area (prefecture)"), "unit": _("Unit"), "category": _("Category (a code)"),
+              "sex": _("Sex"), "age_group": _("Age group")}
+    known = context["known"]
+    out = []
+    for key in DISAGGREGATION_KEYS:
+        if key not in ind.disaggregation:
+            continue
+        name = forms.breakdown_field(key)
+        value = sent.get(name, "") if sent else ""
+        field: dict[str, Any] = {"key": key, "name": name, "label": labels[key], "value": value,
+                                 "error": errors.get(name), "max": BREAKDOWN_MAX_CHARS, "options": None,
+                                 "suggestions": []}
+        if key == "unit":
+            options = list(context["units"])
+            if value and value not in {code for code, _name in options}:
+                options.append((value, _("not a unit of your organisation")))
+            field["options"] = options
+        elif key == "category":
+            listed = {code for code, _label in context["categories"]}
+            field["suggestions"] = [*context["categories"], *((c, "") for c in known.get(key, []) if c not in listed)]
+        else:
+            field["suggestions"] = [(v, "") for v in known.get(key, [])]
+        out.append(field)
+    return out
+
+
+def _enter_value(actor: Actor, ind: Any, post: Any) -> None:
+    payload = forms.entered_value_payload(post)
+    # An indicator whose values are not entered is the service's to refuse (409), whatever the breakdown.
+    if ind.data_source == DataSource.ENTERED:
+        problems = _breakdown_problems(ind, payload["disaggregation"], _units(actor))
+        if problems:
+            raise AssessmentValidationError(problems)
+    values.enter_value(actor, ind.pk, payload)
+
+
 def _save_indicator(actor: Actor, ind: Any, post: Any) -> None:
     services.change_indicator(actor, ind.pk, forms.indicator_payload(post, changing=True))
     if ind.data_source == DataSource.COMPUTED:
@@ -348,11 +437,7 @@ def indicator_show(request: HttpRequest, indicator_id: uuid.UUID) -> HttpRespons
             if action == "activate":
                 services.activate_indicator(actor, ind.pk)
                 return HttpResponseRedirect(here)
-            values.enter_value(actor, ind.pk, {"period": request.POST.get("period", "").strip(),
-                                               "value": request.POST.get("value", "").strip().replace(",", ".")
-                                               or None,
-                                               "empty_reason": request.POST.get("empty_reason", "").strip(),
-                                               "comment": request.POST.get("comment", "").strip()})
+            _enter_value(actor, ind, request.POST)
             return HttpResponseRedirect(here + "#values")
         except AssessmentError as exc:
             problems, status = _problems(exc), exc.status
@@ -367,17 +452,29 @@ def indicator_show(request: HttpRequest, indicator_id: uuid.UUID) -> HttpRespons
         formula_state = forms.formula_state_from_stored(definition.formula if definition else None)
     if action == "value" and problems:
         sent_value = request.POST
-    context = _indicator_context(actor, fw, fields, formula_state, problems if action == "save" else [])
+    editable = (ind.status == IndicatorStatus.DRAFT and fw.status != FrameworkStatus.SUPERSEDED
+                and permissions.can(actor, "plan"))
+    by_hand = ind.data_source == DataSource.ENTERED
+    context = _indicator_context(actor, fw, fields, formula_state, problems if action == "save" else [],
+                                 choices=editable or (by_hand and permissions.can(actor, "enter_values")))
+    value_errors = forms.errors_by_field(problems, forms.value_field_for) if action == "value" else {}
     context.update(
         indicator=ind, definition=definition, action=action, gaps=services.activation_gaps(ind)
         if ind.status == IndicatorStatus.DRAFT else [],
         activate_problems=problems if action == "activate" else [],
         value_problems=problems if action == "value" else [],
-        value_errors=forms.errors_by_field(problems) if action == "value" else {}, sent_value=sent_value,
-        values=[v.state | {"partial": v.partial} for v in values.read_values(actor, ind.pk, disaggregation={})],
-        editable=ind.status == IndicatorStatus.DRAFT and fw.status != FrameworkStatus.SUPERSEDED
-        and permissions.can(actor, "plan"),
-        by_hand=ind.data_source == DataSource.ENTERED,
+        value_errors=value_errors, sent_value=sent_value,
+        breakdown_fields=_breakdown_fields(ind, context, sent_value, value_errors), values=_value_rows(actor, ind),
+        editable=editable, by_hand=by_hand, totals_only=ind.data_source == DataSource.COMPUTED,
     )
     return render(request, "assessment/indicator_form.html", context, status=status)
+
+
+def _value_rows(actor: Actor, ind: Any) -> list[dict[str, Any]]:
+    """The values listed on the indicator page: a computed indicator's totals (its groups are on the dashboards
+    and the value pages), every value of one entered or imported, each with its breakdown in words."""
+    labels = _key_labels()
+    shown = values.read_values(actor, ind.pk, disaggregation={} if ind.data_source == DataSource.COMPUTED else None)
+    return [v.state | {"partial": v.partial, "breakdown": _breakdown_text(v.state["disaggregation"], labels)}
+            for v in shown]
 
