@@ -124,6 +124,20 @@ def test_values_are_entered_by_hand_with_a_comment(api, framework):
     assert api("rita").post(f"/indicators/{ind['id']}/values", body).status_code == 403
 
 
+def test_an_entered_breakdown_names_a_unit_of_another_organisation_and_one_too_long(api, framework):
+    ind = api("ana").post(f"/frameworks/{framework['id']}/indicators", indicator_body(
+        framework, data_source="entered", formula=None, disaggregation=["unit", "area"], frequency="quarterly")).json()
+    body = {"period": "2025-Q1", "value": 4, "comment": "training register"}
+    stranger = api("ana").post(f"/indicators/{ind['id']}/values", {**body, "disaggregation": {"unit": "cnp-bangui"}})
+    assert stranger.status_code == 400
+    [problem] = stranger.json()["errors"]
+    assert problem["field"] == "disaggregation.unit" and "bangui-hq, bria" in problem["message"]
+    long = api("ana").post(f"/indicators/{ind['id']}/values", {**body, "disaggregation": {"area": "x" * 420}})
+    assert long.status_code == 400 and long.json()["errors"][0]["field"] == "disaggregation"
+    ours = api("ana").post(f"/indicators/{ind['id']}/values", {**body, "disaggregation": {"unit": "bria"}})
+    assert ours.status_code == 201
+
+
 def test_csv_import_writes_all_rows_or_names_each_bad_row(api, framework):
     from sitaware.assessment.models import IndicatorValue
 

@@ -12,7 +12,8 @@ import pytest
 from sitaware.assessment import formula, lights, periods
 from sitaware.assessment.periods import Period
 
-PURE = ("periods.py", "formula.py", "lights.py", "schema.py")
+PURE = ("periods.py", "formula.py", "lights.py", "schema.py", "operational_figures.py", "framework_forms.py",
+        "columnar.py")
 
 
 @pytest.mark.parametrize("name", PURE)

@@ -480,7 +480,8 @@ def test_a_bad_breakdown_is_named_beside_its_field_and_nothing_typed_is_lost(pla
     answer = client.post(url, _value_post(**{"dis-sex": "female", "dis-unit": "cnp-bangui"}))
     page = html.unescape(answer.content.decode())
     assert answer.status_code == 400
-    assert _field_error(page, "e-dis-unit") == "cnp-bangui is not a unit of your organisation; choose one from the list"
+    assert _field_error(page, "e-dis-unit") == \
+        "cnp-bangui is not a unit of your organisation; use one of bangui-hq, bria"
     assert 'aria-invalid="true" aria-describedby="e-dis-unit"' in page
     assert '<option value="cnp-bangui" selected>not a unit of your organisation (cnp-bangui)</option>' in page
     assert 'id="v-dis-sex" name="dis-sex" type="text" value="female"' in page

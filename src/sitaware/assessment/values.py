@@ -486,8 +486,24 @@ def _update_rows(rows: list[IndicatorValue], names: list[str]) -> None:
 # ---------------------------------------------------------------- entering and importing
 
 
-def _check_disaggregation(indicator: Indicator, disaggregation: dict[str, str], where: str) -> list[dict[str, str]]:
+# The stored breakdown's canonical JSON (`IndicatorValue.disaggregation_key`) is at most this long.
+BREAKDOWN_MAX = 400
+
+
+def _unit_codes(organisation_id: Any) -> frozenset[str]:
+    from sitaware.core.models import Unit
+
+    return frozenset(Unit.objects.filter(organisation_id=organisation_id).values_list("code", flat=True))
+
+
+def _check_disaggregation(indicator: Indicator, disaggregation: dict[str, str], where: str,
+                          units: frozenset[str] | None = None) -> list[dict[str, str]]:
+    """Problems of a breakdown given by hand or in a CSV row. `units`: the organisation's unit codes, when the
+    caller checks many rows (read here otherwise)."""
     problems = []
+    if len(disaggregation_key(disaggregation)) > BREAKDOWN_MAX:
+        problems.append({"field": where, "message": _(
+            "the breakdown is too long (at most %(n)d characters in all); shorten its values") % {"n": BREAKDOWN_MAX}})
     for key, value in disaggregation.items():
         if key not in DISAGGREGATION_KEYS:
             problems.append({"field": f"{where}.{key}", "message": _("unknown key; use some of %(keys)s") % {
@@ -497,6 +513,12 @@ def _check_disaggregation(indicator: Indicator, disaggregation: dict[str, str], 
                 "indicator %(code)s is not broken down by %(key)s") % {"code": indicator.code, "key": key}})
         elif not str(value).strip():
             problems.append({"field": f"{where}.{key}", "message": _("give a value")})
+        elif key == "unit":
+            codes = units if units is not None else _unit_codes(indicator.framework.organisation_id)
+            if str(value) not in codes:
+                problems.append({"field": f"{where}.{key}", "message": _(
+                    "%(code)s is not a unit of your organisation; use one of %(codes)s") % {
+                    "code": value, "codes": ", ".join(sorted(codes))}})
     return problems
 
 
@@ -580,13 +602,14 @@ def import_values(actor: Actor, framework_id: Any, text: str, *, comment: str = 
     with transaction.atomic():
         fw = get_framework(actor, framework_id)
         indicators = {i.code: i for i in fw.indicators.select_related("framework")}
+        units = _unit_codes(fw.organisation_id)
         rows = []
         for number, raw in enumerate(reader, start=2):  # row 1 is the header
             if number - 1 > IMPORT_MAX_ROWS:
                 result.errors.append({"row": number, "field": "file", "message": _("too many rows")})
                 break
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            parsed = _import_row(row, number, indicators, result.errors)
+            parsed = _import_row(row, number, indicators, result.errors, units)
             if parsed is not None:
                 rows.append(parsed)
         if result.errors:
@@ -601,7 +624,7 @@ def import_values(actor: Actor, framework_id: Any, text: str, *, comment: str = 
 
 
 def _import_row(row: dict[str, str], number: int, indicators: dict[str, Indicator],
-                errors: list[dict[str, Any]]) -> tuple | None:
+                errors: list[dict[str, Any]], units: frozenset[str]) -> tuple | None:
     def error(column: str, message: str) -> None:
         errors.append({"row": number, "field": column, "message": message})
 
@@ -615,7 +638,7 @@ def _import_row(row: dict[str, str], number: int, indicators: dict[str, Indicato
         return None
     period, problems = _check_period(indicator, row.get("period", ""), "period")
     disaggregation = {k: row[k] for k in DISAGGREGATION_KEYS if row.get(k)}
-    problems += _check_disaggregation(indicator, disaggregation, "disaggregation")
+    problems += _check_disaggregation(indicator, disaggregation, "disaggregation", units)
     value: Decimal | None = None
     reason = row.get("empty_reason", "")
     if row.get("value"):

@@ -346,20 +346,15 @@ def _breakdown_text(disaggregation: dict[str, str], labels: dict[str, str]) -> s
                       for key in DISAGGREGATION_KEYS if key in disaggregation) or _("total")
 
 
-def _breakdown_problems(ind: Any, breakdown: dict[str, str], units: list[tuple[str, str]]) -> list[dict[str, str]]:
-    """What the page itself checks of a breakdown typed by hand, beyond the service: a unit is one of the
-    organisation's (the list offers no other), and no value outgrows the stored breakdown text. A key the
-    indicator is not broken down by is the service's to name."""
+def _breakdown_problems(ind: Any, breakdown: dict[str, str]) -> list[dict[str, str]]:
+    """What the page itself checks of a breakdown typed by hand, beyond the service (which names a unit that is
+    not the organisation's, a key the indicator is not broken down by and a breakdown too long in all): each
+    value within its field's length, so that the problem is named beside the field that is too long."""
     problems = []
     for key, value in breakdown.items():
-        if key not in ind.disaggregation:
-            continue
-        if len(value) > BREAKDOWN_MAX_CHARS:
+        if key in ind.disaggregation and len(value) > BREAKDOWN_MAX_CHARS:
             problems.append({"field": f"disaggregation.{key}", "message": _(
                 "at most %(count)s characters") % {"count": BREAKDOWN_MAX_CHARS}})
-        elif key == "unit" and value not in {code for code, _name in units}:
-            problems.append({"field": "disaggregation.unit", "message": _(
-                "%(code)s is not a unit of your organisation; choose one from the list") % {"code": value}})
     return problems
 
 
@@ -396,7 +391,7 @@ def _enter_value(actor: Actor, ind: Any, post: Any) -> None:
     payload = forms.entered_value_payload(post)
     # An indicator whose values are not entered is the service's to refuse (409), whatever the breakdown.
     if ind.data_source == DataSource.ENTERED:
-        problems = _breakdown_problems(ind, payload["disaggregation"], _units(actor))
+        problems = _breakdown_problems(ind, payload["disaggregation"])
         if problems:
             raise AssessmentValidationError(problems)
     values.enter_value(actor, ind.pk, payload)
