@@ -45,6 +45,42 @@ def test_each_organisation_counts_what_it_may_see_including_what_partners_share(
     assert stored(hsp_plan)[JAN] == 2  # its own two verified records; nothing of UNPOL's
 
 
+def test_a_change_of_sharing_agreement_is_refreshed_without_any_record_changing(plan, hsp_plan, make_record,
+                                                                                  world):
+    from sitaware.assessment import engine, values
+    from sitaware.core.models import SharingAgreement
+
+    unpol = plan.indicator(formula=COUNT_ALL, disaggregation=["area"])
+    make(make_record, 1)
+    make(make_record, 1, author="hugo", sensitivity="restricted", admin1="Ouham")  # shared with UNPOL
+    make(make_record, 3, author="hugo", sensitivity="restricted")
+    values.compute(_system(), unpol, *RANGE)
+    assert stored(unpol)[JAN] == 2 and stored(unpol)[dt.date(2025, 3, 1)] == 1
+    assert values.refresh(_system(), unpol).periods == 0  # nothing changed
+    # The agreement ends (as an administrator would, in the admin site: no record and no change-log entry).
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(active=False)
+    result = values.refresh(_system(), unpol)
+    assert result.periods == 6 and any("sharing agreements" in note for note in result.notes)
+    assert stored(unpol)[JAN] == 1 and stored(unpol)[dt.date(2025, 3, 1)] == 0
+    assert stored(unpol, area="Ouham") == {}  # the partner's area is gone with its records
+    incremental = {k: v for k, v in stored(unpol).items()}
+    values.compute(_system(), unpol, *RANGE)
+    assert stored(unpol) == incremental and values.reproduce(unpol) == []
+    assert values.refresh(_system(), unpol).periods == 0  # the watermark now holds the agreements in force
+    # The agreement again, with a wider maximum: the worker's planning does not take the figures as current.
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(active=True, max_sensitivity=2)
+    head = engine.current_seq()
+    planned = values.plan(_system(), [unpol], head, skip_current=True)
+    assert planned.current == [] and len(planned.works[0].periods) == 6
+    make(make_record, 1, author="hugo", sensitivity="confidential")
+    values.refresh(_system(), unpol)
+    assert stored(unpol)[JAN] == 3 and stored(unpol)[dt.date(2025, 3, 1)] == 1
+    # The partner's own indicator does not depend on what UNPOL receives: never recomputed for it.
+    values.compute(_system(), hsp_plan, *RANGE)
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(active=False)
+    assert values.refresh(_system(), hsp_plan).periods == 0
+
+
 def test_another_organisation_neither_reads_nor_drills_into_the_figures(plan, make_record, actor):
     from sitaware.assessment import values
     from sitaware.assessment.errors import NotFound

@@ -228,6 +228,9 @@ class ComputeWatermark(models.Model):
     indicator = models.OneToOneField(Indicator, on_delete=models.PROTECT, primary_key=True, related_name="+")
     definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT, related_name="+")
     seq = models.BigIntegerField(default=0)
+    # The sharing agreements in force when the values were made current (`core.scope.agreements_fingerprint`):
+    # partners' records can come into or leave the organisation's view without any record changing.
+    sharing = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
 
 

@@ -38,7 +38,7 @@ from sitaware.assessment.services import computable_keys, get_indicator, log, pa
 from sitaware.core import changelog
 from sitaware.core.canonical import canonical_json
 from sitaware.core.choices import Role
-from sitaware.core.scope import Actor, restrict
+from sitaware.core.scope import Actor, agreements_fingerprint, restrict
 
 SYSTEM_LABEL = "system"
 # Sensitivity levels below the highest: viewers of these clearances see part of a computed figure.
@@ -113,6 +113,7 @@ class Work:
     periods: list[Period]
     mode: str  # "full" or "incremental"
     notes: list[str] = field(default_factory=list)
+    sharing: str = ""  # the agreements in force when planned (`core.scope.agreements_fingerprint`)
 
     @property
     def job(self) -> engine.Job:
@@ -140,8 +141,10 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
     out = Plans()
     definitions = engine.latest_definitions(indicators)
     marks = {m.indicator_id: m for m in ComputeWatermark.objects.filter(indicator__in=indicators)}
+    sharing = _sharing({i.framework.organisation_id for i in indicators})
     changed = [i.pk for i in indicators if i.pk in marks and i.pk in definitions
-               and marks[i.pk].definition_id != definitions[i.pk].pk]
+               and (marks[i.pk].definition_id != definitions[i.pk].pk
+                    or marks[i.pk].sharing != sharing[i.framework.organisation_id])]
     stored: dict[Any, set[Period]] = {}
     for indicator_id, start, end in IndicatorValue.objects.filter(indicator__in=changed).values_list(
             "indicator", "period_start", "period_end").distinct():
@@ -157,12 +160,15 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
                     if not periods:
                         raise AssessmentValidationError([{"field": "end", "message": _(
                             "the range must end after it starts")}])
-                    out.works.append(Work(indicator, definition, periods, "full"))
+                    out.works.append(Work(indicator, definition, periods, "full",
+                                          sharing=sharing[indicator.framework.organisation_id]))
                     continue
                 if mark is None:
                     raise Conflict(_("indicator %(code)s was never computed in full; compute a period range "
                                      "first") % {"code": indicator.code})
-                if skip_current and mark.seq >= head and mark.definition_id == definition.pk:
+                shared = sharing[indicator.framework.organisation_id]
+                if skip_current and mark.seq >= head and mark.definition_id == definition.pk \
+                        and mark.sharing == shared:
                     out.current.append(indicator)
                     continue
                 periods_set = engine.changed_periods(definition.formula, mark.seq, head, indicator.frequency)
@@ -170,10 +176,17 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
                 if mark.definition_id != definition.pk:
                     periods_set |= stored.get(indicator.pk, set())
                     notes.append(_("the formula changed: all stored periods recomputed"))
-                out.works.append(Work(indicator, definition, sorted(periods_set), "incremental", notes))
+                elif mark.sharing != shared:
+                    periods_set |= stored.get(indicator.pk, set())
+                    notes.append(_("the sharing agreements in force changed: all stored periods recomputed"))
+                out.works.append(Work(indicator, definition, sorted(periods_set), "incremental", notes, shared))
             except AssessmentError as exc:
                 out.failed.append((indicator, exc))
     return out
+
+
+def _sharing(organisation_ids: set[Any]) -> dict[Any, str]:
+    return {organisation_id: agreements_fingerprint(organisation_id) for organisation_id in organisation_ids}
 
 
 def compute(actor: Actor, indicator_id: Any, start: dt.date, end: dt.date) -> ComputeResult:
@@ -448,22 +461,23 @@ def _move_watermarks(works: list[Work], cutoff: int, now: dt.datetime) -> None:
     current for this one anyway)."""
     marks = dict(ComputeWatermark.objects.filter(indicator__in=[w.indicator for w in works])
                  .values_list("indicator", "definition"))
-    create, moved, kept = [], {}, []
+    create: list[ComputeWatermark] = []
+    moves: dict[tuple[Any, str], list[Any]] = {}  # (new definition or None, sharing) → indicators
     for work in works:
         definition_id = marks.get(work.indicator.pk)  # never None for an existing mark: the column is required
         if definition_id is None:
             create.append(ComputeWatermark(indicator=work.indicator, definition=work.definition, seq=cutoff,
-                                           updated_at=now))
+                                           sharing=work.sharing, updated_at=now))
         elif definition_id != work.definition.pk:
-            moved.setdefault(work.definition.pk, []).append(work.indicator.pk)
+            moves.setdefault((work.definition.pk, work.sharing), []).append(work.indicator.pk)
         elif work.mode == "incremental":
-            kept.append(work.indicator.pk)
+            moves.setdefault((None, work.sharing), []).append(work.indicator.pk)
     ComputeWatermark.objects.bulk_create(create, batch_size=1000)
-    for definition_id, ids in [(None, kept), *moved.items()]:
+    for (definition_id, sharing), ids in moves.items():
         change = {} if definition_id is None else {"definition_id": definition_id}
         for start in range(0, len(ids), 900):
-            ComputeWatermark.objects.filter(indicator__in=ids[start:start + 900]).update(seq=cutoff, updated_at=now,
-                                                                                         **change)
+            ComputeWatermark.objects.filter(indicator__in=ids[start:start + 900]).update(
+                seq=cutoff, sharing=sharing, updated_at=now, **change)
 
 
 def _update_rows(rows: list[IndicatorValue], names: list[str]) -> None:

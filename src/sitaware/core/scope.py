@@ -6,6 +6,8 @@ declaring `scope_fields` (which of its columns hold organisation, sensitivity, s
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -85,14 +87,30 @@ def system_actor(label: str = "system") -> Actor:
 
 
 def active_agreements(actor: Actor) -> list[SharingAgreement]:
-    if actor.organisation_id is None:
+    return agreements_in_force(actor.organisation_id)
+
+
+def agreements_in_force(organisation_id: UUID | None) -> list[SharingAgreement]:
+    """The sharing agreements through which `organisation_id` sees partners' records now."""
+    if organisation_id is None:
         return []
     now = timezone.now()
     return list(
-        SharingAgreement.objects.filter(recipient_id=actor.organisation_id, active=True, valid_from__lte=now)
+        SharingAgreement.objects.filter(recipient_id=organisation_id, active=True, valid_from__lte=now)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
         .order_by("pk")
     )
+
+
+def agreements_fingerprint(organisation_id: UUID | None) -> str:
+    """A digest of the terms of the sharing agreements in force for a recipient organisation: it changes when
+    an agreement is made, changed, ended or expires, i.e. whenever what the organisation sees of its partners
+    may have changed without any record changing (figures computed over it must then be recomputed)."""
+    terms = [[str(a.pk), str(a.provider_id), a.max_sensitivity, sorted(a.statuses or []),
+              sorted(a.redacted_fields or [])] for a in agreements_in_force(organisation_id)]
+    if not terms:
+        return ""  # no partner: the same as before agreements were kept track of
+    return hashlib.sha256(json.dumps(terms, separators=(",", ":")).encode()).hexdigest()
 
 
 def _fields(model: type) -> dict[str, str | None]:
