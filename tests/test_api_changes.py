@@ -119,10 +119,10 @@ def test_entries_about_accounts_and_tokens_go_to_auditors_only(world, client_for
 @pytest.mark.parametrize(
     ("query", "field", "words"),
     [
-        ("after=-1", "after", "greater than or equal to 0"),
-        ("after=latest", "after", "valid integer"),
-        ("limit=0", "limit", "greater than or equal to 1"),
-        ("limit=1001", "limit", "less than or equal to 1000"),
+        ("after=-1", "after", "give 0 or more"),
+        ("after=latest", "after", "give a whole number"),
+        ("limit=0", "limit", "give 1 or more"),
+        ("limit=1001", "limit", "give 1000 or less"),
         ("since=5", "since", "unknown query parameter"),
     ],
 )

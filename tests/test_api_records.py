@@ -87,14 +87,14 @@ def test_another_author_cannot_reuse_a_taken_record_id(client_for):
 
 BAD_CREATE = [
     ({"narrative": "x" * 20_001}, "narrative", "at most 20000 characters"),
-    ({"latitude": 91}, "latitude", "less than or equal to 90"),
-    ({"longitude": -180.5}, "longitude", "greater than or equal to -180"),
-    ({"latitude": "north"}, "latitude", "valid number"),
-    ({"information_credibility": "high"}, "information_credibility", "valid integer"),
+    ({"latitude": 91}, "latitude", "give 90 or less"),
+    ({"longitude": -180.5}, "longitude", "give -180 or more"),
+    ({"latitude": "north"}, "latitude", "give a number"),
+    ({"information_credibility": "high"}, "information_credibility", "give a whole number"),
     ({"category": "police.unicorn_theft"}, "category", "not a category of sitaware-default@1.0"),
     ({"occurred_at": "2026-01-05T10:00:00"}, "occurred_at", "needs a time zone"),
-    ({"casualties": {"civilians": {"killed": -2}}}, "casualties.civilians.killed", "greater than or equal to 0"),
-    ({"favourite_colour": "blue"}, "favourite_colour", "Extra inputs"),
+    ({"casualties": {"civilians": {"killed": -2}}}, "casualties.civilians.killed", "give 0 or more"),
+    ({"favourite_colour": "blue"}, "favourite_colour", "not a field of this form"),
     ({"sensitivity": "top secret"}, "sensitivity", "public, restricted, confidential"),
 ]
 
@@ -113,7 +113,7 @@ def test_bad_input_to_create_is_a_400_naming_the_field_and_writes_nothing(overri
     ("body", "field", "words"),
     [
         ("{not json", "body", "not valid JSON"),
-        ("[1, 2, 3]", "request", "valid dictionary"),
+        ("[1, 2, 3]", "request", "give an object"),
         ("", "request", "send a JSON object"),
     ],
 )
@@ -190,8 +190,8 @@ def test_a_stale_base_version_is_a_409_with_the_current_version(client_for, make
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"title": "no version"}, "base_version", "Field required"),
-        ({"base_version": 1, "latitude": 100}, "latitude", "less than or equal to 90"),
+        ({"title": "no version"}, "base_version", "this field is required"),
+        ({"base_version": 1, "latitude": 100}, "latitude", "give 90 or less"),
         ({"base_version": 1, "category": "police.unicorn_theft"}, "category", "not a category"),
         ({"base_version": 1, "occurred_at": "2026-01-05T10:00:00"}, "occurred_at", "needs a time zone"),
         ({"base_version": 1, "narrative": "x" * 20_001}, "narrative", "at most 20000 characters"),
@@ -205,6 +205,23 @@ def test_bad_input_to_a_change_is_a_400_and_writes_nothing(body, field, words, c
     assert response.status_code == 400, response.content
     assert _problem(response, field, words), response.json()
     assert _counts() == before
+
+
+@pytest.mark.parametrize(("body", "field", "english", "french"), [
+    ({"title": "no version"}, "base_version", "this field is required", "ce champ est obligatoire"),
+    ({"base_version": "one"}, "base_version", "give a whole number", "donnez un nombre entier"),
+    ({"base_version": 1, "latitude": 100}, "latitude", "give 90 or less", "donnez 90 ou moins"),
+    ({"base_version": 1, "occurred_at": "yesterday"}, "occurred_at", "give a date and time",
+     "donnez une date et une heure"),
+])
+def test_schema_problems_are_in_words_and_in_the_callers_language(body, field, english, french, client_for,
+                                                                    make_record):
+    record = make_record("ana")
+    ana = client_for("ana")
+    assert _problem(_patch(ana, f"/records/{record.id}", body), field, english)
+    answer = ana.patch(f"{API}/records/{record.id}", body, content_type="application/json",
+                       HTTP_ACCEPT_LANGUAGE="fr")
+    assert answer.status_code == 400 and _problem(answer, field, french), answer.json()
 
 
 def test_changing_an_out_of_scope_record_is_404(client_for, make_record):
@@ -361,9 +378,9 @@ def test_the_list_counts_on_request_and_leaves_out_what_is_out_of_scope(spread, 
         ("category=police.unicorn_theft", "category", "unknown category"),
         ("sensitivity=secret", "sensitivity", "unknown sensitivity"),
         ("source_type=pigeon", "source_type", "unknown source_type"),
-        ("limit=0", "limit", "greater than or equal to 1"),
-        ("limit=501", "limit", "less than or equal to 500"),
-        ("limit=many", "limit", "valid integer"),
+        ("limit=0", "limit", "give 1 or more"),
+        ("limit=501", "limit", "give 500 or less"),
+        ("limit=many", "limit", "give a whole number"),
         ("cursor=garbage", "cursor", "not a cursor"),
     ],
 )

@@ -115,7 +115,7 @@ def test_api_errors_show_next_to_the_field_and_the_map_loads_only_on_demand(live
     page.fill("#f-lat", "123")
     page.click("#save")
     page.wait_for_function("document.getElementById('e-latitude').textContent.length > 0", timeout=10_000)
-    assert "less than or equal to 90" in page.text_content("#e-latitude")
+    assert "give 90 or less" in page.text_content("#e-latitude")
     assert page.get_attribute("#f-lat", "aria-invalid") == "true"
     assert page.is_visible("#form-errors")
     # Choosing the kind narrows the categories to that kind's.

@@ -12,9 +12,13 @@ from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from sitaware.records.errors import RecordNotFound, RecordValidationError, TransitionRefused, VersionConflict
-
-TIMEZONE_MESSAGE = "needs a time zone, e.g. 2026-01-31T14:00:00+00:00 or ...Z"
+from sitaware.records.errors import (
+    RecordNotFound,
+    RecordValidationError,
+    TransitionRefused,
+    VersionConflict,
+    schema_message,
+)
 
 
 class BadInput(ValueError):
@@ -61,11 +65,7 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, str]]:
     problems = []
     for err in exc.errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path")]
-        message = err.get("msg", "invalid")
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        if err.get("type") == "timezone_aware":
-            message = TIMEZONE_MESSAGE
+        message = schema_message(err)
         if not loc and err.get("type") == "missing":
             message = "send a JSON object in the request body (Content-Type: application/json)"
         problems.append({"field": ".".join(loc) or "request", "message": message})

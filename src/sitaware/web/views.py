@@ -38,7 +38,7 @@ from sitaware.oversight.models import DecisionOutcome
 from sitaware.records import services as records
 from sitaware.records import vocab
 from sitaware.records.api import RecordListQuery, record_filter
-from sitaware.records.errors import RecordNotFound
+from sitaware.records.errors import RecordNotFound, schema_message
 from sitaware.web import basemap as basemap_module
 from sitaware.web import services, stream
 from sitaware.web.labels import (
@@ -340,7 +340,7 @@ def parse_map_query(request: HttpRequest) -> services.MapQuery:
         problems.extend(exc.problems)
         flt = records.RecordFilter()
     except ValidationError as exc:
-        problems.extend({"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors())
+        problems.extend({"field": ".".join(map(str, e["loc"])), "message": schema_message(e)} for e in exc.errors())
         flt = records.RecordFilter()
     zoom = 5.0
     try:

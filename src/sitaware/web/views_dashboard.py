@@ -28,7 +28,7 @@ from sitaware.core.scope import Actor, actor_for
 from sitaware.records import services as records
 from sitaware.records import vocab
 from sitaware.records.api import RecordListQuery, record_filter
-from sitaware.records.errors import RecordValidationError
+from sitaware.records.errors import RecordValidationError, schema_message
 from sitaware.web import pages
 from sitaware.web.labels import KIND_LABELS, STATUS_LABELS, labelled
 
@@ -63,7 +63,7 @@ def parse_filter(request: HttpRequest, allowed: tuple[str, ...]) -> tuple[record
     except BadInput as exc:
         problems.extend(exc.problems)
     except ValidationError as exc:
-        problems.extend({"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors())
+        problems.extend({"field": ".".join(map(str, e["loc"])), "message": schema_message(e)} for e in exc.errors())
     admin1 = request.GET.get("admin1") if "admin1" in request.GET and "admin1" in allowed else None
     return flt, admin1, problems
 
