@@ -28,15 +28,32 @@ async function keepPage(cache) {
 
 const INSTALL_ATTEMPTS = 3;
 
+async function keepAsset(cache, url) {
+  // cache: "reload": this version's files, not an older copy from the browser's HTTP cache. Each file is fetched
+  // on its own (not cache.addAll) so that a failure names the file and the server's answer.
+  let response;
+  try {
+    response = await fetch(new Request(url, { cache: "reload" }));
+  } catch (error) {
+    throw new Error(`${url}: ${error}`);
+  }
+  if (!cacheable(response)) {
+    throw new Error(`${url}: HTTP ${response.status}${response.redirected ? ` (redirected to ${response.url})` : ""}`);
+  }
+  await cache.put(url, response);
+}
+
 async function keepAssets(cache) {
-  // One failed request fails addAll, and a failed install leaves this version unused until the browser checks
+  // One failed request fails the install, and a failed install leaves this version unused until the browser checks
   // again (the next navigation): a server busy for a moment must not cost the release, so try a few times.
   for (let attempt = 1; ; attempt += 1) {
     try {
-      // cache: "reload": this version's files, not an older copy from the browser's HTTP cache.
-      await cache.addAll(CONFIG.assets.map((url) => new Request(url, { cache: "reload" })));
+      await Promise.all(CONFIG.assets.map((url) => keepAsset(cache, url)));
       return;
     } catch (error) {
+      // For whoever reads the browser's console (an operator checking a release): which file failed, and how.
+      console.warn(`sitaware service worker ${CONFIG.version}: install attempt ${attempt} of ${INSTALL_ATTEMPTS}`
+        + ` failed: ${error.message}`);
       if (attempt >= INSTALL_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
@@ -46,7 +63,13 @@ async function keepAssets(cache) {
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    await keepAssets(cache);
+    try {
+      await keepAssets(cache);
+    } catch (error) {
+      // This version is not installed: leave no half-filled cache behind (the browser tries again later).
+      await caches.delete(CACHE);
+      throw error;
+    }
     await keepPage(cache);
     await self.skipWaiting();
   })());
