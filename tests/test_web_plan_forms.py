@@ -1,9 +1,11 @@
-"""Asking for and changing a patrol plan in the browser (issue 6): `/plans/new` sends the form to
+"""Asking for and changing a patrol plan in the browser (issue 6): `/plans/new` checks the form with the checks of
 `planning.services.propose_plan` (each service problem next to its field, nothing typed lost, no JavaScript
-needed); the plan page's edit form previews a change with `edit_plan(dry_run=True)` (nothing stored or logged)
-and saves it for real (version + 1, `plan.edit` logged), after which the review queue still has the plan and
-offers its changed routes; the organisation's default travel provider is set on `/plans/`. EN/FR; a browser walks
-propose → plan page → preview a drop → save, and axe-core finds no critical or serious violation."""
+needed) and has the task worker make the plan: the browser goes to the proposal's page, which follows it to the
+plan (or says why there is none, and leads back to the form as typed); the plan page's edit form previews a change
+with `edit_plan(dry_run=True)` (nothing stored or logged) and saves it for real (version + 1, `plan.edit` logged),
+after which the review queue still has the plan and offers its changed routes; the organisation's default travel
+provider is set on `/plans/`. EN/FR; a browser walks propose → the proposal's page → plan page → preview a drop →
+save, and axe-core finds no critical or serious violation."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import re
 import pytest
 
 from tests import test_planning_plans_service as plans_service_tests
-from tests.test_planning_plans_support import BANGUI, cells
+from tests.test_planning_plans_support import BANGUI, cells, payload
 from tests.web_browser_support import (  # noqa: F401
     PASSWORD,
     browser_fixture,
@@ -53,6 +55,18 @@ def proposed(plan):
     return plan
 
 
+def run_queued(response):
+    """The task worker's part, run here explicitly: the form's POST only checked and queued the request."""
+    from sitaware.planning import jobs
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    found = re.fullmatch(r"/plans/proposals/([0-9a-f-]{36})/", response["Location"])
+    assert found, response["Location"]
+    job = jobs.run_proposal(found.group(1))
+    assert job.status == "succeeded", (job.error, job.problems)
+    return job
+
+
 def _error(html: str, element_id: str) -> str:
     found = re.search(rf'<p id="{element_id}" class="field-error"[^>]*>(.*?)</p>', html, re.S)
     assert found, element_id
@@ -62,19 +76,44 @@ def _error(html: str, element_id: str) -> str:
 # ---------------------------------------------------------------- proposing
 
 
-def test_the_form_proposes_a_plan_through_the_service(client, world, on):
-    from sitaware.core.models import ChangeEntry
-    from sitaware.planning.models import Plan
+def test_the_form_proposes_a_plan_through_the_service(client, world, on, monkeypatch):
+    from django_tasks_db.models import DBTaskResult
 
+    from sitaware.core.models import ChangeEntry
+    from sitaware.planning import jobs
+    from sitaware.planning import services as planning_services
+    from sitaware.planning.models import Plan, PlanProposal
+
+    searches = []
+    solve = planning_services.plan_shift
+    monkeypatch.setattr(planning_services, "plan_shift", lambda *a, **k: searches.append(1) or solve(*a, **k))
     client.force_login(world.users["ana"])
     listing = client.get("/plans/").content.decode()
     assert 'href="/plans/new"' in listing
     page = client.get("/plans/new")
     assert page.status_code == 200 and 'name="u1_lat"' in page.content.decode()
     response = client.post("/plans/new", form(mandatory=f"{cells(2)[0]['id']} 2"))
+    # The request was checked and queued; no search ran in it, and there is no plan yet.
     assert response.status_code == 302, response.content.decode()[:3000]
+    job = PlanProposal.objects.get()
+    assert response["Location"] == f"/plans/proposals/{job.id}/"
+    assert searches == [] and not Plan.objects.exists()
+    assert (job.status, job.requested_by, job.time_budget_s) == ("queued", world.users["ana"], 1.0)
+    assert DBTaskResult.objects.get(pk=job.task_id).status == "READY"
+    assert ChangeEntry.objects.filter(action="plan.proposal.create", object_id=str(job.id)).exists()
+    waiting = client.get(response["Location"])
+    html = waiting.content.decode()
+    assert waiting.status_code == 200 and waiting["Cache-Control"] == "no-store"
+    assert "Waiting for the task worker" in html and '<meta http-equiv="refresh" content="3">' in html
+    assert "2026-11-20 06:00 \u2013 09:00" in html and 'data-poll="3"' in html
+    assert 'href="/plans/proposals/' in client.get("/plans/").content.decode()  # listed as not made yet
+
+    job = jobs.run_proposal(job.id)  # the task worker's part
+    assert searches == [1] and job.status == "succeeded"
     plan = Plan.objects.get()
-    assert response["Location"] == f"/plans/{plan.id}/"
+    assert job.plan_id == plan.id and job.finished_at and job.phase == "storing"
+    done = client.get(f"/plans/proposals/{job.id}/")
+    assert done.status_code == 302 and done["Location"] == f"/plans/{plan.id}/"
     assert plan.status == "proposed" and plan.recommendation.status == "pending"
     assert plan.recommendation.requested_by == world.users["ana"]
     pr = plan.request
@@ -88,12 +127,17 @@ def test_the_form_proposes_a_plan_through_the_service(client, world, on):
     assert pr.constraints["dwell_s"] == 900 and pr.constraints["area"] == {"bbox": [18.3, 4.2, 18.8, 4.6]}
     assert pr.travel["chosen"] == "site" and pr.travel["described"]["provider"] == "straight_line"
     assert ChangeEntry.objects.filter(action="plan.propose", object_id=str(plan.id)).exists()
-    shown = client.get(response["Location"]).content.decode()
+    entry = ChangeEntry.objects.get(action="plan.proposal.finish", object_id=str(job.id))
+    assert json.loads(entry.data)["after"]["plan"] == str(plan.id) and entry.actor_id == world.users["ana"].pk
+    # The plan's own entries name the request that asked for it, as when it was made in the request.
+    assert ChangeEntry.objects.get(action="plan.propose").request_id == job.request_id != ""
+    shown = client.get(done["Location"]).content.decode()
     assert "Plan proposed." in shown and "decide in the review queue" in shown
+    assert 'href="/plans/proposals/' not in client.get("/plans/").content.decode()  # made: it is its plan now
 
 
 def test_bad_input_is_named_next_to_each_field_and_nothing_typed_is_lost(client, world, on):
-    from sitaware.planning.models import Plan
+    from sitaware.planning.models import Plan, PlanProposal
 
     client.force_login(world.users["ana"])
     # What the form itself can tell: a priority that is not a number.
@@ -125,7 +169,111 @@ def test_bad_input_is_named_next_to_each_field_and_nothing_typed_is_lost(client,
     # ... and an unknown no-go cell.
     html = client.post("/plans/new", form(no_go="nowhere")).content.decode()
     assert "unknown cell ids: nowhere" in _error(html, "e-no_go")
-    assert not Plan.objects.exists()
+    assert not Plan.objects.exists() and not PlanProposal.objects.exists()  # nothing queued either
+
+
+def test_a_request_the_worker_refuses_says_why_and_leads_back_to_the_form_as_typed(client, world, on):
+    from sitaware.core.models import ChangeEntry, Unit
+    from sitaware.planning import jobs
+    from sitaware.planning.models import Plan
+
+    client.force_login(world.users["ana"])
+    response = client.post("/plans/new", form())
+    status_page = response["Location"]
+    # Checked when asked; by the time the worker takes it, the unit has been renamed.
+    Unit.objects.filter(code="bangui-hq").update(code="bangui-central")
+    job = jobs.run_proposal(status_page.split("/")[-2])
+    assert job.status == "failed" and not Plan.objects.exists()
+    assert [p["field"] for p in job.problems] == ["units[0].unit", "units[1].unit"]
+    finish = json.loads(ChangeEntry.objects.get(action="plan.proposal.finish", object_id=str(job.id)).data)
+    assert finish["after"]["status"] == "failed" and len(finish["after"]["problems"]) == 2
+
+    page = client.get(status_page)
+    html = page.content.decode()
+    assert page.status_code == 200 and "No plan made" in html and "http-equiv" not in html
+    assert "The request was refused: 2 problems to correct." in html
+    assert "<strong>Patrol 2</strong>: no unit bangui-hq in your organisation" in html
+    retry = re.search(r'<a href="([^"]+)" id="proposal-retry">', html).group(1)
+    assert retry == f"/plans/new?from={job.id}"
+    again = client.get(retry).content.decode()
+    assert "no unit bangui-hq in your organisation" in _error(again, "e-u1")
+    assert 'value="hq-2"' in again and form()["cells"].splitlines()[0] in again  # as it was typed
+    assert 'href="/plans/proposals/' in client.get("/plans/").content.decode()  # a failure stays in view a day
+
+
+def test_a_search_that_breaks_shows_the_error_in_words(client, world, on, monkeypatch):
+    from sitaware.planning import jobs
+    from sitaware.planning import services as planning_services
+
+    client.force_login(world.users["ana"])
+    status_page = client.post("/plans/new", form())["Location"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the routing library ran out of memory")
+
+    monkeypatch.setattr(planning_services, "plan_shift", broken)
+    with pytest.raises(RuntimeError):  # re-raised, so the task queue records it as failed too
+        jobs.run_proposal(status_page.split("/")[-2])
+    html = client.get(status_page).content.decode()
+    assert "The search stopped unexpectedly: the routing library ran out of memory." in html
+    assert 'id="proposal-retry"' in html and "Waiting for the task worker" not in html
+
+
+def test_a_proposal_is_seen_by_the_organisations_planners_only(client, world, on):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(world.users["ana"])
+    status_page = client.post("/plans/new", form())["Location"]
+    proposal_id = status_page.split("/")[-2]
+    client.force_login(world.users["sam"])  # a supervisor of the same organisation
+    assert client.get(status_page).status_code == 200
+    assert 'href="/plans/proposals/' in client.get("/plans/").content.decode()
+    for outsider in ("hugo", "sara", "rita", "otto"):  # another organisation's analyst and supervisor; a reporter
+        client.force_login(world.users[outsider])
+        assert client.get(status_page).status_code == 404, outsider
+        assert client.get(f"/plans/new?from={proposal_id}").status_code in (403, 404), outsider
+        assert status_page not in client.get("/plans/").content.decode()
+    client.force_login(get_user_model().objects.create_user(username="stranger", password=PASSWORD))
+    assert client.get(status_page).status_code in (403, 404)
+    client.logout()
+    assert client.get(status_page).status_code == 302  # sign in first
+
+
+def test_a_switched_off_planner_is_said_at_once_and_nothing_is_queued(client, world, on, actor):
+    from sitaware.oversight import services as oversight
+    from sitaware.planning.models import PlanProposal
+    from tests.test_planning_plans_support import KEY
+
+    oversight.set_enabled(actor("adam"), KEY, False, reason="under review")
+    client.force_login(world.users["ana"])
+    response = client.post("/plans/new", form())
+    assert response.status_code == 423 and "switched off" in _error(response.content.decode(), "e-form")
+    assert not PlanProposal.objects.exists()
+
+
+def test_the_proposal_page_says_how_far_the_search_is(client, world, on):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sitaware.planning.models import PlanProposal
+
+    client.force_login(world.users["ana"])
+    status_page = client.post("/plans/new", form(time_budget_s="30"))["Location"]
+    now = timezone.now()
+    PlanProposal.objects.update(status="running", phase="solving", started_at=now - dt.timedelta(seconds=14),
+                                solving_at=now - dt.timedelta(seconds=12))
+    html = client.get(status_page).content.decode()
+    assert "Searching for the best routes." in html
+    assert re.search(r'<progress id="proposal-bar" max="30" value="1[23]">', html)
+    assert re.search(r"Searched for 1[23] s of the 30 s asked for \(1[45] s since the worker started on it\)", html)
+    # Without a script the page reloads itself, unless asked not to.
+    assert '<meta http-equiv="refresh"' in html and 'href="?auto=0"' in html
+    quiet = client.get(f"{status_page}?auto=0").content.decode()
+    assert "http-equiv" not in quiet and "data-poll" not in quiet and 'id="proposal-check"' in quiet
+    # Long past its search time: the worker may have stopped, and the page says so.
+    PlanProposal.objects.update(started_at=now - dt.timedelta(minutes=10), solving_at=now - dt.timedelta(minutes=10))
+    assert 'id="proposal-stuck"' in client.get(status_page).content.decode()
 
 
 def test_time_windows_and_curfews_are_asked_for_in_the_form(client, world, on):
@@ -135,8 +283,7 @@ def test_time_windows_and_curfews_are_asked_for_in_the_form(client, world, on):
     first, second = [c["id"] for c in cells(2)][:2]
     typed = form(windows=f"{first} 07:00-08:00 08:30-08:45", curfews=f"08:40-10:00 {second}\n05:00-05:30",
                  mandatory=f"{first} 1\n{second} 1")
-    response = client.post("/plans/new", typed)
-    assert response.status_code == 302, response.content.decode()[:3000]
+    run_queued(client.post("/plans/new", typed))
     pr = Plan.objects.get().request
     by_id = {c["id"]: c for c in pr.cells}
     assert by_id[first]["windows"] == [["2026-11-20T07:00:00+00:00", "2026-11-20T08:00:00+00:00"],
@@ -206,8 +353,8 @@ def test_cells_can_come_from_an_accepted_risk_map(client, world, on, actor):
     assert f'<option value="{risk_map.id}"' in client.get("/plans/new").content.decode()
     html = client.post("/plans/new", form(cells_from="risk_map", risk_map="", cells="")).content.decode()
     assert "choose an accepted risk map" in _error(html, "e-risk_map")
-    response = client.post("/plans/new", form(cells_from="risk_map", risk_map=str(risk_map.id), top="15", cells=""))
-    assert response.status_code == 302, response.content.decode()[:3000]
+    run_queued(client.post("/plans/new", form(cells_from="risk_map", risk_map=str(risk_map.id), top="15",
+                                              cells="")))
     plan = Plan.objects.get()
     assert {c["source"]["type"] for c in plan.request.cells} == {"forecast"}
     assert {c["source"]["ref"] for c in plan.request.cells} == {str(risk_map.id)}
@@ -399,12 +546,84 @@ def test_the_forms_speak_french(client, world, proposed):
     for french in ("Modifier le plan", "Aperçu — non enregistré", "Après les modifications", "Enregistrer",
                    "retirer la visite 1 de hq-1"):
         assert french in preview, french
+    waiting = client.get(client.post("/plans/new", form())["Location"]).content.decode()
+    for french in ("En attente du processus de tâches de fond", "La demande est correcte", "Temps de recherche demandé",
+                   "Vous pouvez quitter cette page"):
+        assert french in waiting, french
 
 
 # ---------------------------------------------------------------- browser
 
 
-def test_the_browser_proposes_previews_a_drop_and_saves(live_server_url, world, on, browser):
+def run_worker():
+    """What `sitaware worker` does, once: run every queued task, then stop."""
+    from django.core.management import call_command
+
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+
+def test_without_javascript_the_proposal_page_reloads_itself_to_the_plan(live_server_url, world, on, browser):
+    from sitaware.planning.models import Plan
+
+    context = browser.new_context(java_script_enabled=False, locale="en-GB")
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1:")
+                  else route.abort())
+    page = context.new_page()
+    sign_in(page, live_server_url, "ana", "/plans/new")
+    # The form's fields filled by hand would take long here; the same POST a browser sends, with its cookies.
+    csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
+    answer = page.request.post(f"{live_server_url}/plans/new", form={**form(), "csrfmiddlewaretoken": csrf},
+                               headers={"Referer": f"{live_server_url}/plans/new"}, max_redirects=0)
+    assert answer.status == 302, answer.text()[:2000]
+    page.goto(f"{live_server_url}{answer.headers['location']}")
+    assert page.locator("#proposal-stop").is_visible()  # the planner may stop the reloading
+    run_worker()
+    page.wait_for_url(re.compile(r"/plans/[0-9a-f-]{36}/$"), timeout=30_000)
+    assert page.url.endswith(f"/plans/{Plan.objects.get().id}/")
+    context.close()
+
+
+def test_a_proposal_searching_and_one_that_failed_are_accessible(live_server_url, world, on, browser, actor):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sitaware.core.models import Unit
+    from sitaware.planning import jobs
+    from sitaware.planning.models import PlanProposal
+
+    typed = form()
+    searching = jobs.ask(actor("sam"), payload())
+    now = timezone.now()
+    PlanProposal.objects.filter(pk=searching.pk).update(status="running", phase="solving", started_at=now,
+                                                        solving_at=now - dt.timedelta(seconds=2))
+    client_form = {"form": {k: typed[k] for k in typed if not k.startswith("u") and k != "rows"},
+                   "rows": [{f: typed[f"u{i}_{f}"] for f in ("id", "unit", "lat", "lon", "mode", "speed", "crew")}
+                            for i in range(3)]}
+    failed = jobs.ask(actor("sam"), payload(), form=client_form)
+    Unit.objects.filter(code="bangui-hq").update(code="bangui-centre")
+    assert jobs.run_proposal(failed.pk).status == "failed"
+    for language in ("en", "fr"):
+        page = new_page(browser, locale="fr-FR" if language == "fr" else "en-GB")
+        sign_in(page, live_server_url, "sam", f"/plans/proposals/{searching.pk}/?auto=0")
+        if language == "fr":
+            with page.expect_navigation():
+                page.select_option("select[name=language]", "fr")
+        assert page.locator("#proposal-bar").count() == 1
+        assert serious_axe_violations(page) == []
+        page.screenshot(path=str(screenshots_dir() / f"plan-proposal-searching-{language}.png"), full_page=True)
+        page.goto(f"{live_server_url}/plans/proposals/{failed.pk}/")
+        assert page.locator("#proposal-problems li").count() == 2
+        assert serious_axe_violations(page) == []
+        page.screenshot(path=str(screenshots_dir() / f"plan-proposal-failed-{language}.png"), full_page=True)
+        with page.expect_navigation():
+            page.click("#proposal-retry")
+        assert page.locator("#e-u1").is_visible()  # the problem beside its row, the form as typed
+        assert serious_axe_violations(page) == []
+        page.context.close()
+
+
+def test_the_browser_proposes_follows_the_search_previews_a_drop_and_saves(live_server_url, world, on, browser):
     from sitaware.planning.models import Plan
 
     out = screenshots_dir()
@@ -433,8 +652,16 @@ def test_the_browser_proposes_previews_a_drop_and_saves(live_server_url, world, 
         page.screenshot(path=str(out / f"plan-new-{language}.png"), full_page=True)
         with page.expect_navigation(timeout=60_000):
             page.click("#pf-submit")
-        assert re.search(r"/plans/[0-9a-f-]{36}/$", page.url), page.url
+        # The request is checked and queued: the proposal's page, which follows the task worker.
+        assert re.search(r"/plans/proposals/[0-9a-f-]{36}/$", page.url), page.url
+        assert page.locator("#proposal[data-poll]").count() == 1
+        assert serious_axe_violations(page) == []
+        page.screenshot(path=str(out / f"plan-proposal-{language}.png"), full_page=True)
+        run_worker()  # the worker's part, here, while the page polls
+        page.wait_for_url(re.compile(r"/plans/[0-9a-f-]{36}/$"), timeout=30_000)
         plan = Plan.objects.order_by("-created_at").first()
+        assert page.url == f"{live_server_url}/plans/{plan.id}/"
+        assert page.locator("[role=status] .notice").count() == 1  # "Plan proposed.", once
         page.select_option("#ef-visit", "hq-1:0")
         page.check("input[name=op][value=drop]")
         page.click("#ef-preview")  # with the script: sent with fetch, the edit section replaced in place

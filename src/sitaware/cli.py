@@ -9,7 +9,7 @@ from collections.abc import Sequence
 # (command line, one-line summary). The order is the order a new operator meets them.
 OUR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("serve", "Serve the web application and API (uvicorn), with a task worker in-process by default."),
-    ("worker", "Run a background task worker (imports, exports, analytics jobs)."),
+    ("worker", "Run a background task worker (imports, exports, patrol plans, analytics jobs)."),
     ("migrate", "Create or update the database tables; run after every upgrade."),
     ("demo", "Load the demonstration scenario (organisations, users in every role, records)."),
     ("createuser", "Create an account in an organisation and unit, with a role and clearance."),

@@ -1,5 +1,9 @@
 """HTTP API of patrol planning: propose, read, edit (with preview), decide, dispatch, export, track.
 
+`POST /plans` solves while the client waits (201 with the plan). `POST /plans/proposals` checks the request the
+same way, then has the task worker solve it (202 with the proposal); `GET /plans/proposals/{id}` follows it to
+its plan. Both are listed before `/plans/{plan_id}`, whose pattern would otherwise take their path.
+
 Deciding goes through the oversight gate; `POST /plans/{id}/decision` is a convenience that sends the plan's
 current routes there (accept, or modify when edited). Out-of-scope plans are 404.
 """
@@ -7,12 +11,13 @@ current routes there (accept, or modify when edited). Out-of-scope plans are 404
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import Body, File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from sitaware.api.auth import request_actor
 from sitaware.oversight.api import answers_errors
-from sitaware.planning import exports, services, tracking
+from sitaware.planning import exports, jobs, services, tracking
 
 router = Router(tags=["planning"])
 
@@ -24,6 +29,28 @@ def propose(request: HttpRequest, payload: dict[str, Any] = Body(...)):  # noqa:
     return Status(201, services.serialize_plan(actor, services.propose_plan(actor, payload), detail=True))
 
 
+def _proposal(job: Any) -> dict[str, Any]:
+    return {**jobs.serialize_proposal(job),
+            "url": reverse("api:planning_proposal", kwargs={"proposal_id": job.pk}),
+            "page": reverse("web:plan-proposal", args=[job.pk]),
+            "plan_url": reverse("api:planning_plan", kwargs={"plan_id": job.plan_id}) if job.plan_id else None}
+
+
+@router.post("/plans/proposals", response={202: dict},
+             summary="Ask for a plan in the background: checked now (400 names every problem), solved by the task "
+                     "worker; follow `url`")
+@answers_errors
+def propose_later(request: HttpRequest, payload: dict[str, Any] = Body(...)):  # noqa: B008
+    return Status(202, _proposal(jobs.ask(request_actor(request), payload)))
+
+
+@router.get("/plans/proposals/{proposal_id}", url_name="planning_proposal",
+            summary="A plan asked for in the background: status, progress, and its plan (or why none) when done")
+@answers_errors
+def proposal(request: HttpRequest, proposal_id: str):
+    return _proposal(jobs.get_proposal(request_actor(request), proposal_id))
+
+
 @router.get("/plans", summary="Plans of your organisation, newest first")
 @answers_errors
 def list_plans(request: HttpRequest, status: str | None = None, limit: int = 50):
@@ -32,7 +59,8 @@ def list_plans(request: HttpRequest, status: str | None = None, limit: int = 50)
                                                                                      limit=limit)]}
 
 
-@router.get("/plans/{plan_id}", summary="One plan: visits per unit, why each cell is in or out, what it misses")
+@router.get("/plans/{plan_id}", url_name="planning_plan",
+            summary="One plan: visits per unit, why each cell is in or out, what it misses")
 @answers_errors
 def get_plan(request: HttpRequest, plan_id: str):
     actor = request_actor(request)

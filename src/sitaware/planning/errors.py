@@ -13,6 +13,12 @@ class PlanNotFound(OversightError, LookupError):
     status = 404
 
 
+class ProposalNotFound(OversightError, LookupError):
+    """No such background plan proposal for this caller (another organisation's, or they may not plan)."""
+
+    status = 404
+
+
 class PlanStateError(OversightError):
     """The plan is not in a state that allows this (e.g. exporting a plan nobody approved). HTTP 409."""
 

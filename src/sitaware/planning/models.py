@@ -137,3 +137,51 @@ class TravelDefault(models.Model):
     spec = models.JSONField(help_text=_("Travel-time provider as a plan request's `travel` object, validated."))
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     set_at = models.DateTimeField(default=timezone.now)
+
+
+class ProposalStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting for the task worker")
+    RUNNING = "running", _("Being computed")
+    SUCCEEDED = "succeeded", _("Plan proposed")
+    FAILED = "failed", _("No plan made")
+
+
+class ProposalPhase(models.TextChoices):
+    CHECKING = "checking", _("Checking the request and preparing the travel times")
+    SOLVING = "solving", _("Searching for the best routes")
+    STORING = "storing", _("Re-checking the routes and storing the plan")
+
+
+class PlanProposal(models.Model):
+    """A plan asked for in the background (`jobs.py`): checked when asked, solved by the task worker with the
+    asker's rights, then a `Plan` like any other. The row is what the asker (and the organisation's other
+    planners) follow: status, progress, the plan made, or why none was."""
+
+    scope_fields = {"organisation": "organisation_id", "sensitivity": "sensitivity"}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    sensitivity = models.PositiveSmallIntegerField(choices=Sensitivity.choices, default=Sensitivity.RESTRICTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    payload = models.JSONField(help_text=_("The request body as checked when asked (the planning API's format)."))
+    form = models.JSONField(default=dict, blank=True, help_text=_(
+        "The form as typed, when asked from the browser: to show it again if the request must be corrected."))
+    status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.QUEUED)
+    phase = models.CharField(max_length=10, choices=ProposalPhase.choices, blank=True)
+    time_budget_s = models.FloatField(help_text=_("The search time asked for, in seconds."))
+    task_id = models.CharField(max_length=64, blank=True, help_text=_("The task-queue entry that runs it."))
+    request_id = models.CharField(max_length=64, blank=True, help_text=_(
+        "The request that asked: the change-log entries of the work done for it name it too."))
+    language = models.CharField(max_length=16, blank=True, help_text=_(
+        "The asker's language: the worker writes the plan's explanation and any error in it."))
+    error = models.TextField(blank=True, help_text=_("Why no plan was made, in words."))
+    problems = models.JSONField(default=list, blank=True, help_text=_(
+        "When the request was refused: each problem as {field, message}."))
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    solving_at = models.DateTimeField(null=True, blank=True, help_text=_("When the search itself started."))
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "status", "created_at"], name="proposal_org_status_idx")]

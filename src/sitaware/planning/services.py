@@ -1,11 +1,12 @@
 """Patrol plans: propose (a recommendation), edit and see the effect, approve only through a decision, dispatch.
 
-Flow (R-AI-03, R-AI-04): `propose_plan` validates the planner's request, runs the solver, re-checks the plan
-independently in real units (a plan failing the re-check is never stored), and stores it as a recommendation
-of the `patrol-plan` component with the inputs, solver version, parameters, the reason for every cell and what
-the plan misses. `edit_plan` moves, adds or drops visits and recomputes feasibility and coverage; it never
-approves. Only `oversight.decide` approves (component.py is its applier); `decide_plan` is a convenience that
-sends the current (possibly edited) routes to that gate. Nothing is dispatched or exported before approval.
+Flow (R-AI-03, R-AI-04): `propose_plan` validates the planner's request (`check_request`, which `jobs.ask` also
+runs alone before queueing a plan for the task worker), runs the solver, re-checks the plan independently in real
+units (a plan failing the re-check is never stored), and stores it as a recommendation of the `patrol-plan`
+component with the inputs, solver version, parameters, the reason for every cell and what the plan misses.
+`edit_plan` moves, adds or drops visits and recomputes feasibility and coverage; it never approves. Only
+`oversight.decide` approves (component.py is its applier); `decide_plan` is a convenience that sends the current
+(possibly edited) routes to that gate. Nothing is dispatched or exported before approval.
 Every write is in the change log: plan.propose, plan.edit, plan.approve, plan.reject, plan.dispatch, and the
 tracking entries in tracking.py.
 """
@@ -16,6 +17,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -31,6 +33,7 @@ from sitaware.core.choices import Role, Sensitivity
 from sitaware.core.models import Unit as OrgUnit
 from sitaware.core.scope import Actor, restrict
 from sitaware.oversight import services as oversight
+from sitaware.oversight.errors import ComponentDisabled
 from sitaware.oversight.models import RecommendationStatus
 from sitaware.planning import inputs, providers
 from sitaware.planning.errors import PlanCheckFailed, PlanInputError, PlanNotFound, PlanStateError
@@ -276,8 +279,19 @@ def _explanation(solved: SolverPlan, coverage: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def propose_plan(actor: Actor, data: Any) -> Plan:
-    """Validate, solve, re-check and store a plan as a recommendation. PlanInputError (400) names every problem."""
+@dataclasses.dataclass(frozen=True)
+class CheckedRequest:
+    """A planning request that passed every check made before solving, ready for the solver."""
+
+    parsed: inputs.Parsed
+    request: PlanningRequest
+    travel: providers.Travel
+    chosen: str  # where the travel times come from: request, organisation or site
+
+
+def check_request(actor: Actor, data: Any) -> CheckedRequest:
+    """Everything `propose_plan` checks before it solves: the role, the request (`inputs.parse`), the solver's
+    own validation and the travel provider. PlanInputError (400) names every problem; nothing is stored."""
     _reject_role(actor, PLAN_ROLES, _("patrol planning"))
     try:
         parsed = inputs.parse(actor, data)
@@ -303,6 +317,24 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
                                        % {"m": p["message"]}} for p in exc.errors]) from None
     except PlanningInputError as exc:
         raise _input_error(exc) from None
+    return CheckedRequest(parsed, request, travel, chosen)
+
+
+def require_switched_on(actor: Actor) -> None:
+    """Refuse now (ComponentDisabled, 423) what the kill switch would refuse when the plan is made: a request
+    queued for later must not wait only to be turned away."""
+    component = oversight.get_component(actor, COMPONENT_KEY)
+    if not component.enabled:
+        raise ComponentDisabled(component.key, component.name, component.manual_path)
+
+
+def propose_plan(actor: Actor, data: Any, *, on_phase: Callable[[str], None] | None = None) -> Plan:
+    """Validate, solve, re-check and store a plan as a recommendation. PlanInputError (400) names every problem.
+
+    `on_phase`, if given, is told when the search starts (`solving`) and when the plan is re-checked and stored
+    (`storing`): the background proposal (jobs.py) shows it as progress."""
+    checked = check_request(actor, data)
+    parsed, request, travel, chosen = checked.parsed, checked.request, checked.travel, checked.chosen
     plan_id, request_id = uuid.uuid4(), uuid.uuid4()
     version = solver_version()
     parameters = {"solver": parsed.solver, "constraints": parsed.constraints, "solver_version": version,
@@ -311,8 +343,12 @@ def propose_plan(actor: Actor, data: Any) -> Plan:
     state: dict[str, Any] = {}
 
     def produce() -> oversight.Produced:
+        if on_phase:
+            on_phase("solving")
         solved = plan_shift(request, travel.provider, num_seeds=parsed.solver["num_seeds"],
                             max_iterations=parsed.solver["max_iterations"])
+        if on_phase:
+            on_phase("storing")
         violations = check_plan(request, solved, travel.provider)
         if violations:
             # Never shown as a plan: a solver bug must surface, not reach a unit.

@@ -7,6 +7,7 @@ from sitaware.web import (
     views_offline,
     views_plan,
     views_plan_new,
+    views_plan_proposal,
     views_review,
     views_riskmap,
 )
@@ -33,6 +34,7 @@ urlpatterns = [
     path("plans/", views_plan.plans, name="plans"),
     path("plans/new", views_plan_new.plan_new, name="plan-new"),
     path("plans/travel", views_plan_new.plan_travel, name="plan-travel"),
+    path("plans/proposals/<uuid:proposal_id>/", views_plan_proposal.proposal, name="plan-proposal"),
     path("plans/<uuid:plan_id>/", views_plan.plan_map, name="plan"),
     path("plans/<uuid:plan_id>/edit", views_plan.plan_edit, name="plan-edit"),
 ]

@@ -7,7 +7,8 @@ the positions trail is `planning.tracking.positions_of`, and plan vs. actual is 
 `planning.tracking.plan_vs_actual` stored (never recomputed here). A plan still open for decision can be edited
 from its page (`views_plan_edit`: preview with `edit_plan(dry_run=True)`, then save). Deciding stays in the
 review queue and the planning API (`decide_plan` sends edited routes as a modification). Asking for a plan and
-the organisation's default travel provider are `views_plan_new`.
+the organisation's default travel provider are `views_plan_new`; a plan being computed is `views_plan_proposal`
+(the plans page lists those not made yet).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from sitaware.core.scope import Actor, actor_for
-from sitaware.planning import exports, tracking
+from sitaware.planning import exports, jobs, tracking
 from sitaware.planning import services as planning
 from sitaware.planning.errors import PlanNotFound
 from sitaware.planning.models import PlanStatus
-from sitaware.web import mapspecs, views_plan_edit, views_plan_new
+from sitaware.web import mapspecs, views_plan_edit, views_plan_new, views_plan_proposal
 
 LIST_LIMIT = 50
 # Why a cell is in or out (docs/planning.md, `plan.decisions[cell].reason`), in the page's language.
@@ -57,7 +58,8 @@ def plans_page(request: HttpRequest, actor: Actor, *, travel_error: str = "", tr
     rows = [{**planning.serialize_plan(actor, p), "units": len(p.request.units), "status_label": labels.get(p.status)}
             for p in planning.list_plans(actor, limit=LIST_LIMIT)]
     context: dict[str, Any] = {"rows": rows, "limit": LIST_LIMIT, "may_propose": planning.may_propose(actor),
-                               "may_set_travel": planning.may_set_travel(actor)}
+                               "may_set_travel": planning.may_set_travel(actor),
+                               "proposals": [views_plan_proposal.row(j) for j in jobs.recent_proposals(actor)]}
     if context["may_propose"] or context["may_set_travel"]:
         default = planning.default_travel(actor)
         spec = default.get("spec") or {}

@@ -1,10 +1,13 @@
 """Asking for a patrol plan in a form: `/plans/new` (issue 6), and the organisation's default travel provider.
 
 Presentation only. The form is turned into the planning API's request body (docs/planning.md, "Asking for a
-plan") and sent to `planning.services.propose_plan`, the function `POST /api/v1/planning/plans` calls: the same
-validation, roles, kill switch and scope. Each `{field, message}` the service names is put next to the form
-field it comes from (`_FIELD`), and everything typed is shown again. Works without JavaScript: "Add a unit" is
-a submit button that shows the form again with one more row (nothing is sent to the service).
+plan") and checked by `planning.jobs.ask` with the same checks as `planning.services.propose_plan` (the function
+`POST /api/v1/planning/plans` calls): the same validation, roles, kill switch and scope. Each `{field, message}`
+the service names is put next to the form field it comes from (`_FIELD`), and everything typed is shown again.
+A request that passes is solved in the background by the task worker: the browser goes to the proposal's page
+(`views_plan_proposal`), which follows it to the plan. `/plans/new?from=<proposal>` shows a proposal's form
+again, with the problems the worker found beside their fields. Works without JavaScript: "Add a unit" is a
+submit button that shows the form again with one more row (nothing is sent to the service).
 
 Times are UTC (the plan pages show UTC): a `datetime-local` value gets `Z`.
 """
@@ -18,7 +21,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -28,7 +31,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sitaware.analytics import services as analytics
 from sitaware.core.scope import Actor, actor_for
 from sitaware.oversight.errors import ComponentDisabled, OversightError, OversightValidationError
+from sitaware.planning import jobs
 from sitaware.planning import services as planning
+from sitaware.planning.errors import ProposalNotFound
 
 DEFAULT_ROWS = 2
 MAX_ROWS = 50  # the service's limit of units per plan
@@ -57,6 +62,18 @@ _FIELD = {
     "constraints.area.bbox": "bbox", "constraints.area": "bbox", "area": "bbox", "solver.seed": "seed",
     "solver.time_budget_s": "time_budget_s", "time_budget_s": "time_budget_s", "units": "units", "cells": "cells",
     "cells.priority": "cells",
+}
+# The form's fields by name, for a problem shown away from the form (the proposal's page).
+FIELD_LABELS = {
+    "shift_start": gettext_lazy("Shift start"), "shift_end": gettext_lazy("Shift end"),
+    "units": gettext_lazy("Units on shift"), "risk_map": gettext_lazy("Accepted risk map"),
+    "top": gettext_lazy("Accepted risk map"), "cells": gettext_lazy("Cells and their priority"),
+    "mandatory": gettext_lazy("Mandatory visits"), "windows": gettext_lazy("Time windows"),
+    "curfews": gettext_lazy("Curfews"), "no_go": gettext_lazy("No-go cells"),
+    "dwell_min": gettext_lazy("Time spent at each visit"), "exploration_share": gettext_lazy("Exploration share"),
+    "max_consecutive": gettext_lazy("Repeat cap"), "bbox": gettext_lazy("Planning area"),
+    "travel": gettext_lazy("Travel times"), "time_budget_s": gettext_lazy("Search time"),
+    "seed": gettext_lazy("Seed"),
 }
 _UNIT_PART = {"base": "base", "unit": "unit", "speed_kmh": "speed", "mode": "mode", "id": "id", "shift": "id"}
 _ROW = re.compile(r"^units\[(\d+)\](?:\.(\w+))?")
@@ -266,6 +283,43 @@ def _add(errors: dict[str, str], key: str, message: str) -> None:
     errors[key] = (errors.get(key, "") + " " + message).strip()
 
 
+def place_problems(problems: list[dict[str, Any]], form: dict[str, Any], rows: list[dict[str, str]],
+                   errors: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's problems, each under the form field it belongs to (the form as typed tells which row and
+    which line a problem is about)."""
+    errors = {} if errors is None else errors
+    _data, _errors, used_rows, hand_lines = build_request(form, rows)
+    for problem in problems:
+        key, prefix = _place(str(problem["field"]), used_rows, hand_lines, form["cells_from"])
+        _add(errors, key, prefix + str(problem["message"]))
+    return errors
+
+
+def stored_form(stored: Any) -> tuple[dict[str, Any], list[dict[str, str]]] | None:
+    """The form as a proposal kept it (`PlanProposal.form`), or None when it was asked some other way."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("form"), dict):
+        return None
+    form = {**DEFAULTS, **{k: str(v) for k, v in stored["form"].items() if k in FORM_FIELDS and v is not None}}
+    rows = [{f: str(r.get(f, "")) for f in UNIT_FIELDS} for r in (stored.get("rows") or [])[:MAX_ROWS]
+            if isinstance(r, dict)]
+    return form, rows or [dict.fromkeys(UNIT_FIELDS, "") for _ in range(DEFAULT_ROWS)]
+
+
+def problem_list(problems: list[dict[str, Any]], stored: Any) -> list[tuple[str, str]]:
+    """(where, message) for each problem: the form's field and row when the form is known, else the request's
+    field as the API names it."""
+    typed = stored_form(stored)
+    if typed is None:
+        return [(str(p["field"]), str(p["message"])) for p in problems]
+    form, rows = typed
+    out = []
+    for key, message in place_problems(problems, form, rows).items():
+        m = re.fullmatch(r"u(\d+)_\w+", key)
+        where = _("Patrol %(n)d") % {"n": int(m.group(1)) + 1} if m else str(FIELD_LABELS.get(key, ""))
+        out.append((where, message))
+    return out
+
+
 def _anchor(key: str) -> str:
     """The element a message in the summary leads to."""
     if key == "form":
@@ -304,6 +358,8 @@ def plan_new(request: HttpRequest) -> HttpResponse:
     if not planning.may_propose(actor):
         raise PermissionDenied(_("patrol plans are asked for by analysts, supervisors and commanders"))
     if request.method == "GET":
+        if request.GET.get("from"):
+            return _again(request, actor, request.GET["from"])
         form = {**DEFAULTS}
         return _render(request, actor, form, [dict.fromkeys(UNIT_FIELDS, "") for _ in range(DEFAULT_ROWS)], {})
     form, rows = posted_form(request.POST)
@@ -315,7 +371,8 @@ def plan_new(request: HttpRequest) -> HttpResponse:
     if errors:
         return _render(request, actor, form, rows, errors, status=400)
     try:
-        plan = planning.propose_plan(actor, data)
+        # Checked now (problems beside their fields, as before); solved by the task worker.
+        job = jobs.ask(actor, data, form={"form": form, "rows": rows})
     except OversightValidationError as exc:
         for problem in exc.problems:
             key, prefix = _place(str(problem["field"]), used_rows, hand_lines, form["cells_from"])
@@ -325,8 +382,20 @@ def plan_new(request: HttpRequest) -> HttpResponse:
         return _render(request, actor, form, rows, {"form": str(exc)}, status=423)
     except OversightError as exc:
         return _render(request, actor, form, rows, {"form": str(exc)}, status=exc.status)
-    messages.success(request, _("Plan proposed. It changes nothing until a supervisor or commander approves it."))
-    return HttpResponseRedirect(reverse("web:plan", args=[plan.id]))
+    return HttpResponseRedirect(reverse("web:plan-proposal", args=[job.pk]))
+
+
+def _again(request: HttpRequest, actor: Actor, proposal_id: str) -> HttpResponse:
+    """A proposal's form as it was typed, with the problems the worker found beside their fields."""
+    try:
+        job = jobs.get_proposal(actor, proposal_id)
+    except ProposalNotFound:
+        raise Http404(_("no plan proposal %(id)s") % {"id": proposal_id}) from None
+    typed = stored_form(job.form)
+    if typed is None:
+        return HttpResponseRedirect(reverse("web:plan-new"))
+    form, rows = typed
+    return _render(request, actor, form, rows, place_problems(job.problems, form, rows))
 
 
 @login_required

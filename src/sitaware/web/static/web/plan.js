@@ -1,5 +1,9 @@
 // Patrol-plan forms, progressive enhancement only (every form works as a plain post without this script):
-// - /plans/new: say that the search is running while the form is sent, and take the focus to the errors.
+// - /plans/new: say that the request is being sent, and take the focus to the errors.
+// - a plan being computed (/plans/proposals/<id>/): instead of reloading itself, the page is fetched again every
+//   few seconds and its progress replaced in place (nothing moves under a screen reader's cursor); a change of
+//   state is announced. When the plan is made the server answers the fetch with a redirect: the page then loads
+//   itself, which takes it to the plan. A proposal that ends without a plan is loaded the same way.
 // - the plan page's edit form: "Preview" is sent with fetch and the edit section is replaced in place, so the
 //   page (and its map) stays where it is; "Save" and "Start over" post as usual. Any failure falls back to the
 //   plain post.
@@ -62,6 +66,37 @@
         plainPost(form, "preview");
       }
     });
+  }
+
+  const proposal = document.getElementById("proposal");
+  if (proposal && proposal.dataset.poll) {
+    const every = Number(proposal.dataset.poll) * 1000;
+    const live = document.getElementById("proposal-live");
+    let shown = proposal;
+    const poll = async () => {
+      try {
+        const response = await fetch(window.location.href, {
+          credentials: "same-origin", redirect: "manual", cache: "no-store", headers: { "X-Sitaware-Poll": "1" },
+        });
+        const fresh = response.ok
+          ? new DOMParser().parseFromString(await response.text(), "text/html").getElementById("proposal") : null;
+        if (!fresh || !fresh.dataset.poll) {
+          window.location.reload(); // made (a redirect), failed, or gone: the page as the server shows it now
+          return;
+        }
+        const changed = fresh.dataset.state !== shown.dataset.state;
+        shown.replaceWith(fresh);
+        shown = fresh;
+        if (changed && live) {
+          const now = fresh.querySelector("#proposal-now");
+          live.textContent = `${fresh.querySelector("h2").textContent} ${now ? now.textContent : ""}`.trim();
+        }
+      } catch (error) {
+        // The network came and went: try again at the next tick.
+      }
+      setTimeout(poll, every);
+    };
+    setTimeout(poll, every);
   }
 
   const editSection = document.getElementById("plan-edit");
