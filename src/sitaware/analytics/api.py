@@ -13,7 +13,6 @@ from ninja import Router, Schema, Status
 
 from sitaware.analytics import services
 from sitaware.api.auth import request_actor
-from sitaware.oversight.api import answers_errors
 
 router = Router(tags=["analytics"])
 
@@ -32,7 +31,6 @@ class RiskMapIn(Schema):
 
 @router.post("/risk-maps", response={201: dict},
              summary="Forecast incidents per map cell for the next period; stores a recommendation, changes nothing")
-@answers_errors
 def run_risk_map(request: HttpRequest, payload: RiskMapIn):
     rec = services.forecast_risk_map(
         request_actor(request), payload.categories, payload.area, payload.resolution, payload.horizon_days,
@@ -44,7 +42,6 @@ def run_risk_map(request: HttpRequest, payload: RiskMapIn):
 
 
 @router.get("/risk-maps", summary="Risk maps in your scope, newest first (accepted=true: those patrols may use)")
-@answers_errors
 def list_risk_maps(request: HttpRequest, accepted: bool | None = None, limit: int = 100):
     rows = services.list_risk_maps(request_actor(request), accepted=accepted, limit=limit)
     return {"items": [services.serialize_risk_map(r) for r in rows]}
@@ -52,6 +49,5 @@ def list_risk_maps(request: HttpRequest, accepted: bool | None = None, limit: in
 
 @router.get("/risk-maps/{risk_map_id}", summary="One risk map with its cells, top cells, explanation and "
             "concentration report")
-@answers_errors
 def get_risk_map(request: HttpRequest, risk_map_id: str):
     return services.serialize_risk_map(services.get_risk_map(request_actor(request), risk_map_id), detail=True)

@@ -4,6 +4,9 @@ from ninja import NinjaAPI
 
 from sitaware.api import errors
 from sitaware.api.auth import API_AUTH
+from sitaware.assessment.errors import AssessmentError
+from sitaware.ingest.errors import ItemAlreadyHandled, ItemNotFound
+from sitaware.oversight.errors import OversightError
 
 api = NinjaAPI(
     title="sitaware API",
@@ -13,6 +16,10 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 errors.install(api)
+# The apps' own service errors (planning, alerts, analytics extend the oversight ones) say their status and body.
+errors.answer_service_errors(api, OversightError, AssessmentError)
+errors.answer_with_status(api, ItemNotFound, 404)
+errors.answer_with_status(api, ItemAlreadyHandled, 409)
 
 # Routers are added below, one line per app router.
 api.add_router("/", "sitaware.oversight.api.router")

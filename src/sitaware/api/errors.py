@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -29,24 +27,20 @@ class BadInput(ValueError):
         super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
 
 
-def answers(*error_types: type[Exception]) -> Callable[[Callable], Callable]:
-    """A view decorator: the given service errors, which carry their HTTP `status` and a `body()` that says what to
-    do, become that answer instead of a server error."""
+def answer_service_errors(api: NinjaAPI, *error_types: type[Exception]) -> None:
+    """Service errors that carry their HTTP `status` and a `body()` saying what to do become that answer, from
+    whichever endpoint raises them."""
+    for error_type in error_types:
+        @api.exception_handler(error_type)
+        def _answer(request: HttpRequest, exc: Any) -> Any:
+            return JsonResponse(exc.body(), status=exc.status)
 
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return view(*args, **kwargs)
-            except error_types as exc:
-                return JsonResponse(exc.body(), status=exc.status)  # type: ignore[attr-defined]
 
-        # django-ninja resolves string annotations in the wrapper's module, not the view's: hand it the view's
-        # signature already resolved.
-        wrapped.__signature__ = inspect.signature(view, eval_str=True)  # type: ignore[attr-defined]
-        return wrapped
-
-    return decorate
+def answer_with_status(api: NinjaAPI, error_type: type[Exception], status: int) -> None:
+    """A service error without a status of its own, answered with `status` and its message."""
+    @api.exception_handler(error_type)
+    def _answer(request: HttpRequest, exc: Exception) -> Any:
+        return api.create_response(request, {"detail": str(exc)}, status=status)
 
 
 def reject_unknown_params(request: HttpRequest, allowed: Iterable[str]) -> None:

@@ -15,9 +15,9 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from sitaware.api.auth import request_actor
-from sitaware.api.errors import answers, reject_unknown_params
+from sitaware.api.errors import reject_unknown_params
 from sitaware.assessment import services, values
-from sitaware.assessment.errors import AssessmentError, AssessmentValidationError
+from sitaware.assessment.errors import AssessmentValidationError
 from sitaware.assessment.models import DISAGGREGATION_KEYS
 from sitaware.assessment.periods import PeriodError, parse_label
 from sitaware.assessment.schema import (
@@ -37,7 +37,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # Assessment errors carry their HTTP status (400, 404, 409) and a body that says what to fix.
-answers_errors = answers(AssessmentError)
 
 
 class IndicatorFormulaIn(Schema):
@@ -53,53 +52,45 @@ class ComputeRangeIn(Schema):
 
 
 @router.get("/frameworks", summary="Your organisation's results frameworks, every version")
-@answers_errors
 def list_frameworks(request: HttpRequest):
     return {"items": [services.framework_state(f) for f in services.list_frameworks(request_actor(request))]}
 
 
 @router.post("/frameworks", response={201: dict}, summary="Start a results framework (version 1)")
-@answers_errors
 def create_framework(request: HttpRequest, payload: FrameworkIn):
     return Status(201, services.framework_state(services.create_framework(request_actor(request), payload)))
 
 
 @router.get("/frameworks/{framework_id}", summary="A framework: objectives → outcomes → outputs → indicators")
-@answers_errors
 def get_framework(request: HttpRequest, framework_id: str):
     return services.framework_tree(services.get_framework(request_actor(request), framework_id))
 
 
 @router.post("/frameworks/{framework_id}/objectives", response={201: dict}, summary="Add an objective")
-@answers_errors
 def add_objective(request: HttpRequest, framework_id: str, payload: FrameworkNodeIn):
     node = services.add_objective(request_actor(request), framework_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/objectives/{objective_id}/outcomes", response={201: dict}, summary="Add an outcome")
-@answers_errors
 def add_outcome(request: HttpRequest, objective_id: int, payload: FrameworkNodeIn):
     node = services.add_outcome(request_actor(request), objective_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/outcomes/{outcome_id}/outputs", response={201: dict}, summary="Add an output")
-@answers_errors
 def add_output(request: HttpRequest, outcome_id: int, payload: FrameworkNodeIn):
     node = services.add_output(request_actor(request), outcome_id, payload)
     return Status(201, {"id": node.pk, "code": node.code, "title": node.title})
 
 
 @router.post("/frameworks/{framework_id}/activate", summary="Make this version the plan in force")
-@answers_errors
 def activate_framework(request: HttpRequest, framework_id: str):
     return services.framework_state(services.activate_framework(request_actor(request), framework_id))
 
 
 @router.post("/frameworks/{framework_id}/versions", response={201: dict},
              summary="The next plan version, made because of a decided assessment (which it names)")
-@answers_errors
 def new_version(request: HttpRequest, framework_id: str, payload: NewVersionIn):
     return Status(201, services.framework_state(services.new_version(request_actor(request), framework_id, payload)))
 
@@ -115,33 +106,28 @@ def _indicator_out(ind: Any) -> dict[str, Any]:
 
 
 @router.get("/frameworks/{framework_id}/indicators", summary="A framework's indicators")
-@answers_errors
 def list_indicators(request: HttpRequest, framework_id: str):
     return {"items": [_indicator_out(i) for i in services.list_indicators(request_actor(request), framework_id)]}
 
 
 @router.post("/frameworks/{framework_id}/indicators", response={201: dict},
              summary="Define an indicator (a draft until activated); a computed one takes a formula")
-@answers_errors
 def create_indicator(request: HttpRequest, framework_id: str, payload: IndicatorIn):
     return Status(201, _indicator_out(services.create_indicator(request_actor(request), framework_id, payload)))
 
 
 @router.get("/indicators/{indicator_id}", summary="One indicator with its current formula")
-@answers_errors
 def get_indicator(request: HttpRequest, indicator_id: str):
     return _indicator_out(services.get_indicator(request_actor(request), indicator_id))
 
 
 @router.patch("/indicators/{indicator_id}", summary="Change an indicator's description, baseline, target or owner")
-@answers_errors
 def change_indicator(request: HttpRequest, indicator_id: str, payload: IndicatorChange):
     return _indicator_out(services.change_indicator(request_actor(request), indicator_id, payload))
 
 
 @router.post("/indicators/{indicator_id}/formula", response={201: dict},
              summary="A new version of a computed indicator's formula (earlier versions are kept)")
-@answers_errors
 def set_formula(request: HttpRequest, indicator_id: str, payload: IndicatorFormulaIn):
     definition = services.set_formula(request_actor(request), indicator_id, payload.formula)
     return Status(201, services.definition_state(definition))
@@ -149,7 +135,6 @@ def set_formula(request: HttpRequest, indicator_id: str, payload: IndicatorFormu
 
 @router.post("/indicators/{indicator_id}/activate",
              summary="Activate an indicator; refused, naming what is missing, without baseline, target and owner")
-@answers_errors
 def activate_indicator(request: HttpRequest, indicator_id: str):
     return _indicator_out(services.activate_indicator(request_actor(request), indicator_id))
 
@@ -168,7 +153,6 @@ def _range(payload: ComputeRangeIn) -> tuple[dt.date, dt.date]:
 
 @router.post("/indicators/{indicator_id}/compute",
              summary="Recompute a computed indicator in full for the periods first..last (inclusive)")
-@answers_errors
 def compute(request: HttpRequest, indicator_id: str, payload: ComputeRangeIn):
     start, end = _range(payload)
     return values.compute(request_actor(request), indicator_id, start, end).__dict__
@@ -176,7 +160,6 @@ def compute(request: HttpRequest, indicator_id: str, payload: ComputeRangeIn):
 
 @router.post("/indicators/{indicator_id}/refresh",
              summary="Recompute only the periods touched by record changes since the last computation")
-@answers_errors
 def refresh(request: HttpRequest, indicator_id: str):
     return values.refresh(request_actor(request), indicator_id).__dict__
 
@@ -190,7 +173,6 @@ def refresh(request: HttpRequest, indicator_id: str):
             "category, sex, age_group) for that breakdown, `total=true` for totals only, nothing for all. "
             "`partial: true` marks figures recomputed over your scope because the organisation's figure "
             "includes records you may not see.")
-@answers_errors
 def list_values(request: HttpRequest, indicator_id: str, since: dt.date | None = None,
                 until: dt.date | None = None, total: bool = False):
     reject_unknown_params(request, {"since", "until", "total", *DISAGGREGATION_KEYS})
@@ -202,7 +184,6 @@ def list_values(request: HttpRequest, indicator_id: str, since: dt.date | None =
 
 @router.post("/indicators/{indicator_id}/values", response={201: dict},
              summary="Enter a value by hand for one period (and breakdown), with a comment")
-@answers_errors
 def enter_value(request: HttpRequest, indicator_id: str, payload: EnteredValueIn):
     v = values.enter_value(request_actor(request), indicator_id, payload)
     return Status(201, values.value_state(v, v.indicator.frequency))
@@ -212,7 +193,6 @@ def enter_value(request: HttpRequest, indicator_id: str, payload: EnteredValueIn
             description="`record_ids` are the ids of what the figure is made of, as `item_type` says: records, or "
                         "for the operational formulas alerts (`alert`) or patrol plans (`patrol_plan`); only those the "
                         "caller may open.")
-@answers_errors
 def drill_down(request: HttpRequest, value_id: int):
     return values.drill_down(request_actor(request), value_id)
 
@@ -224,7 +204,6 @@ class ValueReviewIn(Schema):
 
 @router.post("/values/{value_id}/review", summary="Quality assurance: accept, query or reject a value (with a "
              "comment unless accepted); not by its producer")
-@answers_errors
 def review_value(request: HttpRequest, value_id: int, payload: ValueReviewIn):
     v = values.review_value(request_actor(request), value_id, payload.qa_status, payload.comment)
     return values.value_state(v, v.indicator.frequency)
@@ -233,7 +212,6 @@ def review_value(request: HttpRequest, value_id: int, payload: ValueReviewIn):
 @router.post("/frameworks/{framework_id}/values/import", response={200: dict, 400: dict, 413: dict},
              summary="Import values from CSV: indicator, period, value[, empty_reason, comment, area, unit, "
              "category, sex, age_group]; nothing is written if any row is wrong")
-@answers_errors
 def import_values(request: HttpRequest, framework_id: str, file: File[UploadedFile], comment: Form[str] = ""):
     if file.size is not None and file.size > IMPORT_MAX_BYTES:
         return Status(413, {"detail": _("the file is over %(size)s bytes; split it") % {
@@ -254,27 +232,23 @@ def import_values(request: HttpRequest, framework_id: str, file: File[UploadedFi
 
 @router.post("/frameworks/{framework_id}/assessments", response={201: dict},
              summary="Open an assessment of a framework for a period: findings, recommendations, actions")
-@answers_errors
 def create_assessment(request: HttpRequest, framework_id: str, payload: AssessmentIn):
     return Status(201, services.assessment_state(services.create_assessment(request_actor(request), framework_id,
                                                                               payload)))
 
 
 @router.get("/assessments/{assessment_id}", summary="One assessment")
-@answers_errors
 def get_assessment(request: HttpRequest, assessment_id: str):
     return services.assessment_state(services.get_assessment(request_actor(request), assessment_id))
 
 
 @router.post("/assessments/{assessment_id}/decision", summary="Record the leadership decision (once)")
-@answers_errors
 def decide(request: HttpRequest, assessment_id: str, payload: AssessmentDecisionIn):
     return services.assessment_state(services.decide_assessment(request_actor(request), assessment_id, payload))
 
 
 @router.get("/frameworks/{framework_id}/report.xlsx", summary="The indicator table with targets and traffic "
             "lights as an XLSX workbook (totals; figures you may not see in full are marked partial)")
-@answers_errors
 def report_xlsx(request: HttpRequest, framework_id: str, since: dt.date | None = None, until: dt.date | None = None,
                 language: str | None = None):
     return _report(request, framework_id, "xlsx", since, until, language)
@@ -282,7 +256,6 @@ def report_xlsx(request: HttpRequest, framework_id: str, since: dt.date | None =
 
 @router.get("/frameworks/{framework_id}/report.pdf", summary="The periodic performance report as PDF: cover, "
             "summary, indicator table with traffic lights, charts, maps by area, the assessment's narrative")
-@answers_errors
 def report_pdf(request: HttpRequest, framework_id: str, since: dt.date | None = None, until: dt.date | None = None,
                language: str | None = None):
     return _report(request, framework_id, "pdf", since, until, language)

@@ -8,9 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from sitaware.api.auth import request_actor
-from sitaware.api.errors import answers
 from sitaware.oversight import services
-from sitaware.oversight.errors import OversightError
 from sitaware.oversight.models import AIComponent
 from sitaware.oversight.suggest_category import suggest_category
 
@@ -28,7 +26,6 @@ class DecisionIn(Schema):
 
 
 # Oversight errors carry their own HTTP status (404, 409, 423, 400) and a body that says what to do.
-answers_errors = answers(OversightError)
 
 
 def _component(component: AIComponent) -> dict[str, Any]:
@@ -40,41 +37,35 @@ def _component(component: AIComponent) -> dict[str, Any]:
 
 
 @router.get("/components", summary="Registered AI components and whether each is switched on")
-@answers_errors
 def list_components(request: HttpRequest):
     return {"items": [_component(c) for c in services.list_components(request_actor(request))]}
 
 
 @router.post("/components/{key}/enable", summary="Switch a component on (administrators)")
-@answers_errors
 def enable_component(request: HttpRequest, key: str, payload: SwitchIn | None = None):
     reason = payload.reason if payload else ""
     return _component(services.set_enabled(request_actor(request), key, True, reason=reason))
 
 
 @router.post("/components/{key}/disable", summary="Switch a component off: the kill switch")
-@answers_errors
 def disable_component(request: HttpRequest, key: str, payload: SwitchIn | None = None):
     reason = payload.reason if payload else ""
     return _component(services.set_enabled(request_actor(request), key, False, reason=reason))
 
 
 @router.get("/components/{key}/rates", summary="Acceptance and override rates of a component's recommendations")
-@answers_errors
 def component_rates(request: HttpRequest, key: str):
     return services.rates(request_actor(request), key)
 
 
 @router.post("/records/{record_id}/suggest-category", response={201: dict},
              summary="Ask the category suggester about a record; stores a recommendation, changes nothing")
-@answers_errors
 def suggest(request: HttpRequest, record_id: str):
     rec = suggest_category(request_actor(request), record_id)
     return Status(201, services.serialize_recommendation(rec))
 
 
 @router.get("/recommendations", summary="Recommendations in your scope, newest first (status=pending: the queue)")
-@answers_errors
 def list_recommendations(request: HttpRequest, status: str | None = None, component: str | None = None,
                          limit: int = 100):
     rows = services.list_recommendations(request_actor(request), status=status, component=component, limit=limit)
@@ -82,14 +73,12 @@ def list_recommendations(request: HttpRequest, status: str | None = None, compon
 
 
 @router.get("/recommendations/{recommendation_id}", summary="One recommendation with its decision, if any")
-@answers_errors
 def get_recommendation(request: HttpRequest, recommendation_id: str):
     return services.serialize_recommendation(services.get_recommendation(request_actor(request), recommendation_id))
 
 
 @router.post("/recommendations/{recommendation_id}/decision", response={201: dict},
              summary="Accept, modify or reject a recommendation, with a reason; accept/modify applies it")
-@answers_errors
 def decide(request: HttpRequest, recommendation_id: str, payload: DecisionIn):
     decision = services.decide(request_actor(request), recommendation_id, payload.outcome, payload.reason,
                                payload.modified_output)

@@ -6,22 +6,18 @@ Items are read through `ingest.services` (scope, roles that triage); recommendat
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from typing import Any, Literal
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
 from sitaware.api.auth import request_actor
 from sitaware.ingest import services as ingest
-from sitaware.ingest.errors import ItemAlreadyHandled, ItemNotFound
 from sitaware.ingest.models import ItemStatus
 from sitaware.oversight import services as oversight
-from sitaware.oversight.errors import OversightError
 from sitaware.triage import services
 from sitaware.triage.models import TriageResult
 
@@ -43,21 +39,6 @@ class HandleIn(Schema):
     fields: dict[str, Any] = Field(default_factory=dict, description="Record fields you set yourself (win).")
     record: uuid.UUID | None = Field(None, description="The record to attach to (action attach).")
     note: str = Field("", max_length=2000)
-
-
-def answers_errors(view: Callable) -> Callable:
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except OversightError as exc:
-            return JsonResponse(exc.body(), status=exc.status)
-        except ItemNotFound as exc:
-            raise HttpError(404, str(exc)) from None
-        except ItemAlreadyHandled as exc:
-            raise HttpError(409, str(exc)) from None
-
-    return wrapped
 
 
 def _triage_out(result: TriageResult | None, recs: dict[str, Any]) -> dict[str, Any] | None:
@@ -91,7 +72,6 @@ def _item_out(actor: Any, item: Any, result: TriageResult | None) -> dict[str, A
 
 
 @router.get("/items", summary="Intake items with their triage suggestions (the review queue)")
-@answers_errors
 def list_items(request: HttpRequest, status: str = ItemStatus.NEW, limit: int = 50):
     actor = request_actor(request)
     if status not in ItemStatus.values:
@@ -103,7 +83,6 @@ def list_items(request: HttpRequest, status: str = ItemStatus.NEW, limit: int = 
 
 
 @router.get("/items/{item_id}", summary="One item with its triage suggestions")
-@answers_errors
 def get_item(request: HttpRequest, item_id: uuid.UUID):
     actor = request_actor(request)
     item = ingest.get_item(actor, item_id)
@@ -111,7 +90,6 @@ def get_item(request: HttpRequest, item_id: uuid.UUID):
 
 
 @router.post("/items/{item_id}/run", summary="Run triage on an item (423 when the component is switched off)")
-@answers_errors
 def run(request: HttpRequest, item_id: uuid.UUID, force: bool = False):
     actor = request_actor(request)
     result = services.triage_item(actor, item_id, force=force)
@@ -119,7 +97,6 @@ def run(request: HttpRequest, item_id: uuid.UUID, force: bool = False):
 
 
 @router.post("/items/{item_id}/handle", summary="Decide on the suggestions and record, attach or dismiss the item")
-@answers_errors
 def handle(request: HttpRequest, item_id: uuid.UUID, payload: HandleIn):
     actor = request_actor(request)
     decisions = {k: v.dict() for k, v in payload.decisions.items()}
@@ -129,6 +106,5 @@ def handle(request: HttpRequest, item_id: uuid.UUID, payload: HandleIn):
 
 
 @router.get("/items/{item_id}/shareable", summary="The item's copy for sharing, personal data redacted")
-@answers_errors
 def shareable(request: HttpRequest, item_id: uuid.UUID):
     return services.shareable_copy(request_actor(request), item_id)

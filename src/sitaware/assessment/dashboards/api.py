@@ -9,13 +9,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from sitaware.api.auth import request_actor
-from sitaware.api.errors import answers
 from sitaware.assessment.dashboards import data
 from sitaware.assessment.dashboards import services as dashboards
-from sitaware.assessment.errors import AssessmentError
 
 router = Router(tags=["assessment"])
-answers_errors = answers(AssessmentError)
 
 
 def _figure(f: data.Figure) -> dict[str, Any]:
@@ -30,20 +27,17 @@ def _shown(s: data.Shown) -> dict[str, Any]:
 
 
 @router.get("", summary="Your organisation's dashboards")
-@answers_errors
 def list_dashboards(request: HttpRequest):
     return {"items": [dashboards.dashboard_state(d) for d in dashboards.list_dashboards(request_actor(request))]}
 
 
 @router.post("", response={201: dict}, summary="Create a dashboard over a results framework")
-@answers_errors
 def create_dashboard(request: HttpRequest, payload: dashboards.DashboardIn):
     return Status(201, dashboards.dashboard_state(dashboards.create_dashboard(request_actor(request), payload), []))
 
 
 @router.get("/{dashboard_id}", summary="A dashboard with every chart's figures as you may see them (partial "
             "figures are recomputed over your scope and marked)")
-@answers_errors
 def get_dashboard(request: HttpRequest, dashboard_id: str):
     actor = request_actor(request)
     d = dashboards.get_dashboard(actor, dashboard_id)
@@ -53,13 +47,11 @@ def get_dashboard(request: HttpRequest, dashboard_id: str):
 
 
 @router.patch("/{dashboard_id}", summary="Change a dashboard's title or description")
-@answers_errors
 def change_dashboard(request: HttpRequest, dashboard_id: str, payload: dashboards.DashboardChange):
     return dashboards.dashboard_state(dashboards.change_dashboard(request_actor(request), dashboard_id, payload))
 
 
 @router.delete("/{dashboard_id}", response={204: None}, summary="Delete a dashboard (the change log keeps it)")
-@answers_errors
 def delete_dashboard(request: HttpRequest, dashboard_id: str):
     dashboards.delete_dashboard(request_actor(request), dashboard_id)
     return Status(204, None)
@@ -68,20 +60,17 @@ def delete_dashboard(request: HttpRequest, dashboard_id: str):
 @router.post("/{dashboard_id}/widgets", response={201: dict},
              summary="Add a chart: type from the gallery (card, timeseries, map, table, bar), indicators, breakdown "
              "(omitted: the indicator's first, i.e. disaggregated by default), periods")
-@answers_errors
 def add_widget(request: HttpRequest, dashboard_id: str, payload: dashboards.WidgetIn):
     return Status(201, dashboards.widget_state(dashboards.add_widget(request_actor(request), dashboard_id, payload)))
 
 
 @router.put("/{dashboard_id}/widgets/{widget_id}", summary="Replace a chart's settings")
-@answers_errors
 def change_widget(request: HttpRequest, dashboard_id: str, widget_id: int, payload: dashboards.WidgetIn):
     return dashboards.widget_state(dashboards.change_widget(request_actor(request), dashboard_id, widget_id,
                                                             payload))
 
 
 @router.delete("/{dashboard_id}/widgets/{widget_id}", response={204: None}, summary="Remove a chart")
-@answers_errors
 def remove_widget(request: HttpRequest, dashboard_id: str, widget_id: int):
     dashboards.remove_widget(request_actor(request), dashboard_id, widget_id)
     return Status(204, None)
