@@ -108,6 +108,21 @@ def actor(world):
     return make
 
 
+@pytest.fixture
+def tokens(world):
+    """Authorization headers of a fresh API token per persona: `client.get(url, **tokens("ana"))`."""
+    from sitaware.core.services import create_token
+
+    made: dict[str, str] = {}
+
+    def token(name: str) -> dict[str, str]:
+        if name not in made:
+            made[name] = create_token(world.users[name], "tests")
+        return {"HTTP_AUTHORIZATION": f"Bearer {made[name]}"}
+
+    return token
+
+
 def record_payload(**overrides) -> dict:
     """A valid record payload (Bangui); override any field."""
     payload = {

@@ -23,20 +23,6 @@ def data(world, actor):
     load(actor, background(40, 7, admin1="Bimbo", at=NOW))
 
 
-@pytest.fixture
-def tokens(world):
-    from sitaware.core.services import create_token
-
-    made: dict[str, str] = {}
-
-    def token(name: str) -> dict[str, str]:
-        if name not in made:
-            made[name] = create_token(world.users[name], "tests")
-        return {"HTTP_AUTHORIZATION": f"Bearer {made[name]}"}
-
-    return token
-
-
 def _post(client, tokens, who, path, body=None):
     return client.post(BASE + path, data=json.dumps(body or {}), content_type="application/json", **tokens(who))
 

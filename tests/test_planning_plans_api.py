@@ -12,20 +12,6 @@ from tests.test_planning_plans_support import END, START, payload, switch_on
 BASE = "/api/v1/planning"
 
 
-@pytest.fixture
-def tokens(world):
-    from sitaware.core.services import create_token
-
-    made: dict[str, str] = {}
-
-    def token(name: str) -> dict[str, str]:
-        if name not in made:
-            made[name] = create_token(world.users[name], "tests")
-        return {"HTTP_AUTHORIZATION": f"Bearer {made[name]}"}
-
-    return token
-
-
 def _post(client, tokens, who, path, body=None):
     return client.post(BASE + path, data=json.dumps(body or {}), content_type="application/json", **tokens(who))
 

@@ -185,20 +185,6 @@ def test_a_proposal_is_seen_by_its_organisations_planners_only(on, actor):
 # ---------------------------------------------------------------- API
 
 
-@pytest.fixture
-def tokens(world):
-    from sitaware.core.services import create_token
-
-    made: dict[str, str] = {}
-
-    def token(name: str) -> dict[str, str]:
-        if name not in made:
-            made[name] = create_token(world.users[name], "tests")
-        return {"HTTP_AUTHORIZATION": f"Bearer {made[name]}"}
-
-    return token
-
-
 def test_the_api_asks_in_the_background_and_follows_the_proposal_to_its_plan(on, client, tokens):
     from sitaware.planning import jobs
 
