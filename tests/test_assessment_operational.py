@@ -172,10 +172,10 @@ def test_a_decision_refreshes_its_alerts_period_and_agrees_with_a_full_rebuild(f
     assert changed >= len(raised)
 
 
-def test_scope_a_viewer_below_an_alerts_sensitivity_gets_a_partial_figure(framework, raised, world, actor):
+def two_in_january_one_secret(raised, actor, outcome: str, hours: float):
+    """Two alerts raised in January: a strictly confidential one accepted after 10 hours, and one of the usual
+    sensitivity decided (`outcome`) after `hours`."""
     from sitaware.alerts.models import Alert
-    from sitaware.assessment import values
-    from sitaware.assessment.errors import NotFound
     from sitaware.oversight.models import Recommendation
 
     secret, other = raised[0], raised[1]
@@ -183,7 +183,15 @@ def test_scope_a_viewer_below_an_alerts_sensitivity_gets_a_partial_figure(framew
     Alert.objects.filter(pk=secret.pk).update(sensitivity=3)
     Recommendation.objects.filter(pk=secret.recommendation_id).update(sensitivity=3)
     decide(actor, secret, "accept", 10)
-    decide(actor, other, "accept", 2)
+    decide(actor, other, outcome, hours)
+    return secret, other
+
+
+def test_scope_a_viewer_below_an_alerts_sensitivity_gets_a_partial_figure(framework, raised, world, actor):
+    from sitaware.assessment import values
+    from sitaware.assessment.errors import NotFound
+
+    secret, other = two_in_january_one_secret(raised, actor, "accept", 2)
     ind = framework("T1", {**DECISION, "statistic": "mean"})
     values.compute(_system(), ind, *RANGE)
     jan = dt.date(Y, 1, 1).isoformat()
@@ -368,18 +376,11 @@ def test_operational_formulas_break_down_only_by_what_they_carry(framework, worl
 
 def test_a_dashboard_keeps_the_narrower_viewers_share_and_its_page_drills_down_to_the_alerts(
         framework, raised, world, actor, client, monkeypatch):
-    from sitaware.alerts.models import Alert
     from sitaware.assessment import engine, values
     from sitaware.assessment.dashboards import services as dashboards
     from sitaware.assessment.models import CeilingFigure
-    from sitaware.oversight.models import Recommendation
 
-    secret, other = raised[0], raised[1]
-    Alert.objects.filter(pk=other.pk).update(created_at=moment(1, 20))
-    Alert.objects.filter(pk=secret.pk).update(sensitivity=3)
-    Recommendation.objects.filter(pk=secret.recommendation_id).update(sensitivity=3)
-    decide(actor, secret, "accept", 10)
-    decide(actor, other, "reject", 4)
+    secret, other = two_in_january_one_secret(raised, actor, "reject", 4)
     ind = framework("T1", DECISION, disaggregation=["area"])
     board = dashboards.create_dashboard(actor("ana"), {"framework_id": str(ind.framework_id), "title": "Alerts"})
     dashboards.add_widget(actor("ana"), board.id, {"chart": "timeseries", "indicators": [str(ind.id)],
