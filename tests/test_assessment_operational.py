@@ -408,3 +408,17 @@ def test_a_dashboard_keeps_the_narrower_viewers_share_and_its_page_drills_down_t
     text = client.get(f"/assessment/values/{full.state['id']}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert str(other.pk) in text and str(secret.pk) not in text
     assert "Les alertes dont il est fait" in text and "1 élément, lu maintenant dans votre périmètre." in text
+
+
+def test_the_console_rebuilds_refreshes_and_checks_an_operational_indicator(framework, raised, actor):
+    from tests.test_assessment_cli import run
+
+    ind = framework("T1", DECISION, disaggregation=["area"])
+    assert "full, 6 period(s), 6 new" in run("--all", "--from", "2026-01", "--to", "2026-06")
+    assert "reproduces" in run("--all", "--check")
+    decide(actor, raised[0], "accept", 3)
+    with pytest.raises(Exception, match="did not reproduce"):
+        run("--all", "--check")
+    assert "incremental, 1 period(s)" in run("--all", "--indicator", ind.code)
+    assert stored(ind)[dt.date(Y, raised[0].created_at.month, 1)] == Decimal(3)
+    assert "reproduces" in run("--all", "--check")
