@@ -305,3 +305,25 @@ def test_the_sites_default_provider_applies_when_the_request_names_none(on, acto
     with pytest.raises(PlanInputError) as err:
         services.propose_plan(actor("ana"), data)
     assert err.value.problems[0]["field"] == "travel" and "SITAWARE_PLANNING_TRAVEL" in err.value.problems[0]["message"]
+
+
+def test_the_extract_listing_is_kept_so_a_page_does_not_read_the_roads_again(world, actor, osm_dir, monkeypatch):
+    import os
+
+    from sitaware.planning import providers, services
+
+    content = (FIXTURES / "pyrosm-test.osm.pbf").read_bytes()
+    services.upload_extract(actor("adam"), "town.osm.pbf", content)
+    (osm_dir / "broken.osm.pbf").write_bytes(b"junk" * 100)
+    first = services.extracts(actor("ana"))
+    assert [e["name"] for e in first] == ["broken.osm.pbf", "town.osm.pbf"] and "error" in first[0]
+
+    def no_reading(*_args, **_kwargs):
+        raise AssertionError("the extract was read again")
+
+    monkeypatch.setattr(providers, "road_graph", no_reading)
+    assert services.extracts(actor("ana")) == first  # after a restart too: the summaries are files
+    # A file replaced (another size or time) is read again.
+    os.utime(osm_dir / "town.osm.pbf", ns=(1_000_000_000, 1_000_000_000))
+    with pytest.raises(AssertionError, match="read again"):
+        services.extracts(actor("ana"))

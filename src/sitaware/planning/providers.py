@@ -297,17 +297,40 @@ def _osm(spec_in: dict[str, Any], request: PlanningRequest, expected: Mapping[st
 def list_extracts() -> list[dict[str, Any]]:
     """The extracts a plan can use: name, size, SHA-256 and bounds (unreadable files say why)."""
     folder = extracts_dir()
-    out = []
-    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if not p.is_file() or not p.name.endswith(EXTRACT_SUFFIXES):
-            continue
-        try:
-            rg = road_graph(p)
-            out.append({"name": p.name, "size": p.stat().st_size, "sha256": rg.extract.sha256,
-                        "bounds": list(rg.extract.bounds), "roads": len(rg.extract.ways)})  # fmt: skip
-        except OsmExtractError as exc:
-            out.append({"name": p.name, "size": p.stat().st_size, "error": str(exc)})
-    return out
+    return [_summary(p) for p in (sorted(folder.iterdir()) if folder.is_dir() else [])
+            if p.is_file() and p.name.endswith(EXTRACT_SUFFIXES)]
+
+
+def summaries_dir() -> Path:
+    return Path(settings.DATA_DIR) / "cache" / "osm-summaries"
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    """An extract's listing, kept on disk beside the data (keyed on the file's size and modification time): the
+    planning form lists the extracts on every view, and reading a country's roads takes seconds to minutes, which
+    a page must not wait for after each restart."""
+    stat = path.stat()
+    where = str(path.resolve())
+    key = {"path": where, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    kept = summaries_dir() / f"{hashlib.sha256(where.encode()).hexdigest()[:16]}-{path.name}.json"
+    try:
+        found = json.loads(kept.read_text())
+        if found.get("key") == key:
+            return found["summary"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    try:
+        rg = road_graph(path)
+        summary = {"name": path.name, "size": stat.st_size, "sha256": rg.extract.sha256,
+                   "bounds": list(rg.extract.bounds), "roads": len(rg.extract.ways)}
+    except OsmExtractError as exc:
+        summary = {"name": path.name, "size": stat.st_size, "error": str(exc)}
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps({"key": key, "summary": summary}))
+    except OSError:
+        pass  # a read-only data folder: the listing is read again next time, nothing else changes
+    return summary
 
 
 def store_extract(name: Any, content: bytes) -> dict[str, Any]:
