@@ -311,15 +311,20 @@ def test_ratio_drill_down_lists_numerator_and_denominator_records(plan, make_rec
     assert v.value == Decimal("0.5") and set(values.drill_down(actor("sam"), v.pk)["record_ids"]) == ids
 
 
-def test_changing_the_breakdowns_asks_for_a_full_rebuild(plan, make_record, actor):
+def test_changing_the_breakdowns_recomputes_every_stored_period_on_the_next_refresh(plan, make_record, actor):
     from sitaware.assessment import services, values
-    from sitaware.assessment.errors import Conflict
+    from sitaware.assessment.models import IndicatorValue
 
     ind = plan.indicator(formula=ROBBERY, disaggregation=["area"])
     make(make_record, 1)
     values.compute(_system(), ind, *RANGE)
+    assert values.refresh(_system(), ind).periods == 0
     ind = services.change_indicator(actor("ana"), ind.id, {"disaggregation": ["unit"]})
-    with pytest.raises(Conflict, match="compute a period range first"):
-        values.refresh(_system(), ind)
-    values.compute(_system(), ind, *RANGE)
+    result = values.refresh(_system(), ind)
+    assert result.periods == 6 and any("breakdowns changed" in note for note in result.notes)
     assert stored(ind, area="Bangui") == {} and stored(ind, unit="bangui-hq") == {dt.date(Y, 1, 1): 1}
+    refreshed = {(v.period_start, v.disaggregation_key, v.value) for v in IndicatorValue.objects.filter(indicator=ind)}
+    values.compute(_system(), ind, *RANGE)
+    assert {(v.period_start, v.disaggregation_key, v.value)
+            for v in IndicatorValue.objects.filter(indicator=ind)} == refreshed
+    assert values.refresh(_system(), ind).periods == 0 and values.reproduce(ind) == []

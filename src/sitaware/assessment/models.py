@@ -231,6 +231,9 @@ class ComputeWatermark(models.Model):
     # The sharing agreements in force when the values were made current (`core.scope.agreements_fingerprint`):
     # partners' records can come into or leave the organisation's view without any record changing.
     sharing = models.CharField(max_length=64, blank=True, default="")
+    # The breakdown keys the values were computed with; None for a watermark older than this field (changing the
+    # keys then dropped the watermark, so such a watermark always matches the indicator's keys).
+    keys = models.JSONField(null=True, blank=True, default=None)
     updated_at = models.DateTimeField(default=timezone.now)
 
 

@@ -26,7 +26,6 @@ from sitaware.assessment.models import (
     COMPUTABLE_KEYS,
     Assessment,
     AssessmentStatus,
-    ComputeWatermark,
     DataSource,
     FrameworkStatus,
     Indicator,
@@ -467,10 +466,6 @@ def change_indicator(actor: Actor, indicator_id: Any, payload: Any) -> Indicator
                                                            "owner and formula"))
         ind.updated_at = timezone.now()
         ind.save()
-        if sorted(before["disaggregation"]) != sorted(ind.disaggregation):
-            # Stored breakdowns no longer match the keys: an incremental refresh would mix both, so the next
-            # computation must be a full rebuild.
-            ComputeWatermark.objects.filter(indicator=ind).delete()
         after = indicator_state(ind)
         if after != before:
             log(actor, "indicator.update", "indicator", ind.id, ind.framework.organisation_id, before, after,

@@ -144,7 +144,8 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
     sharing = _sharing({i.framework.organisation_id for i in indicators})
     changed = [i.pk for i in indicators if i.pk in marks and i.pk in definitions
                and (marks[i.pk].definition_id != definitions[i.pk].pk
-                    or marks[i.pk].sharing != sharing[i.framework.organisation_id])]
+                    or marks[i.pk].sharing != sharing[i.framework.organisation_id]
+                    or not _same_keys(marks[i.pk], i, definitions[i.pk]))]
     stored: dict[Any, set[Period]] = {}
     for indicator_id, start, end in IndicatorValue.objects.filter(indicator__in=changed).values_list(
             "indicator", "period_start", "period_end").distinct():
@@ -167,8 +168,9 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
                     raise Conflict(_("indicator %(code)s was never computed in full; compute a period range "
                                      "first") % {"code": indicator.code})
                 shared = sharing[indicator.framework.organisation_id]
+                same_keys = _same_keys(mark, indicator, definition)
                 if skip_current and mark.seq >= head and mark.definition_id == definition.pk \
-                        and mark.sharing == shared:
+                        and mark.sharing == shared and same_keys:
                     out.current.append(indicator)
                     continue
                 periods_set = engine.changed_periods(definition.formula, mark.seq, head, indicator.frequency)
@@ -179,10 +181,17 @@ def plan(actor: Actor, indicators: list[Indicator], head: int, *, span: tuple[dt
                 elif mark.sharing != shared:
                     periods_set |= stored.get(indicator.pk, set())
                     notes.append(_("the sharing agreements in force changed: all stored periods recomputed"))
+                if mark.definition_id == definition.pk and not same_keys:
+                    periods_set |= stored.get(indicator.pk, set())
+                    notes.append(_("the breakdowns changed: all stored periods recomputed"))
                 out.works.append(Work(indicator, definition, sorted(periods_set), "incremental", notes, shared))
             except AssessmentError as exc:
                 out.failed.append((indicator, exc))
     return out
+
+
+def _same_keys(mark: ComputeWatermark, indicator: Indicator, definition: IndicatorDefinition) -> bool:
+    return mark.keys is None or sorted(mark.keys) == sorted(computable_keys(indicator, definition.formula))
 
 
 def _sharing(organisation_ids: set[Any]) -> dict[Any, str]:
@@ -467,17 +476,18 @@ def _move_watermarks(works: list[Work], cutoff: int, now: dt.datetime) -> None:
         definition_id = marks.get(work.indicator.pk)  # never None for an existing mark: the column is required
         if definition_id is None:
             create.append(ComputeWatermark(indicator=work.indicator, definition=work.definition, seq=cutoff,
-                                           sharing=work.sharing, updated_at=now))
+                                           sharing=work.sharing, keys=sorted(work.job.keys), updated_at=now))
         elif definition_id != work.definition.pk:
-            moves.setdefault((work.definition.pk, work.sharing), []).append(work.indicator.pk)
+            moves.setdefault((work.definition.pk, work.sharing, tuple(sorted(work.job.keys))), []).append(
+                work.indicator.pk)
         elif work.mode == "incremental":
-            moves.setdefault((None, work.sharing), []).append(work.indicator.pk)
+            moves.setdefault((None, work.sharing, tuple(sorted(work.job.keys))), []).append(work.indicator.pk)
     ComputeWatermark.objects.bulk_create(create, batch_size=1000)
-    for (definition_id, sharing), ids in moves.items():
+    for (definition_id, sharing, keys), ids in moves.items():
         change = {} if definition_id is None else {"definition_id": definition_id}
         for start in range(0, len(ids), 900):
             ComputeWatermark.objects.filter(indicator__in=ids[start:start + 900]).update(
-                seq=cutoff, sharing=sharing, updated_at=now, **change)
+                seq=cutoff, sharing=sharing, keys=list(keys), updated_at=now, **change)
 
 
 def _update_rows(rows: list[IndicatorValue], names: list[str]) -> None:

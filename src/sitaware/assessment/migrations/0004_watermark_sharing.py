@@ -15,4 +15,9 @@ class Migration(migrations.Migration):
             name='sharing',
             field=models.CharField(blank=True, default='', max_length=64),
         ),
+        migrations.AddField(
+            model_name='computewatermark',
+            name='keys',
+            field=models.JSONField(blank=True, default=None, null=True),
+        ),
     ]
