@@ -190,6 +190,24 @@ def test_every_number_on_the_page_is_the_stored_figure_and_links_to_it(client, w
     assert page.count("<svg class=\"map\"") == 1 and "Haute-Kotto" in page
 
 
+def test_the_map_shades_each_area_with_a_legend_in_english_and_french(client, world, figures, full_dashboard):
+    from sitaware.assessment.dashboards import svg
+
+    page = _page(client, world.users["sam"], f"/assessment/dashboards/{full_dashboard.id}/")
+    drawn = page[page.index('<svg class="map"'):]
+    drawn = drawn[:drawn.index("</svg>")]
+    # Ouham and Haute-Kotto, March's areas, are their outlines filled by their class, named and counted on the map.
+    assert drawn.count('<path class="area"') == 2 and "<circle" not in drawn
+    assert ">Ouham</text>" in drawn and ">Haute-Kotto</text>" in drawn
+    assert "Each area is shaded by its figure in 2025-03: the darker, the higher." in page
+    legend = re.search(r'<ul class="legend shades" aria-label="Shades of the map">(.*?)</ul>', page, re.S)
+    assert legend and any(colour in legend.group(1) for colour in svg.SEQUENTIAL)
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
+    french = _page(client, world.users["sam"], f"/assessment/dashboards/{full_dashboard.id}/")
+    assert "Chaque zone est teintée selon son chiffre en 2025-03 : plus elle est foncée, plus il est élevé." in french
+    assert 'aria-label="Teintes de la carte"' in french
+
+
 def test_the_drill_down_lists_exactly_the_records_counted(client, world, figures, full_dashboard):
     from sitaware.assessment.models import IndicatorValue
     from sitaware.records.models import Record
@@ -347,6 +365,24 @@ def test_a_series_chart_links_every_point_and_leaves_gaps_for_missing_values():
     assert "<polyline" not in drawn  # no line across the gap, and no run of two
     bars = svg.series_chart([p.label for p in points], [svg.Series("a", points)], style="bar")
     assert bars.count("<rect") == 2
+
+
+def test_an_area_without_a_known_outline_keeps_its_circle(client, world, plan, make_record, actor):
+    """A prefecture Natural Earth does not have (Lim-Pendé, made in 2020) stays a circle at its records' mean
+    position, said so under the map; the others are shaded."""
+    from sitaware.assessment import services, values
+    from sitaware.assessment.dashboards import services as dashboards
+
+    ind = plan.indicator(formula=ROBBERY, disaggregation=["area"])
+    make(make_record, 3, admin1="Lim-Pendé", latitude=7.07, longitude=15.85)
+    make(make_record, 3, admin1="OUHAM", latitude=6.49, longitude=17.45)
+    values.compute(_system(), ind, *RANGE)
+    services.activate_indicator(_system(), ind.id)
+    d = _dashboard(actor("ana"), plan)
+    dashboards.add_widget(actor("ana"), d.id, {"chart": "map", "indicators": [str(ind.id)], "last": "2025-03"})
+    page = _page(client, world.users["sam"], f"/assessment/dashboards/{d.id}/")
+    assert page.count('<path class="area"') == 1 and page.count("<circle") == 1 and ">Lim-Pendé 1</text>" in page
+    assert "Circles (no outline known for the name" in page and "Not on the map" not in page
 
 
 def test_the_area_map_sizes_circles_by_value_on_the_basemap():

@@ -101,7 +101,11 @@ def test_a_dashboard_is_built_from_the_gallery_and_its_figures_drill_down(live_s
     page.click("#view-link")
     page.wait_for_selector(".dash-grid section.widget")
     assert page.locator("section.widget").count() == 6
-    assert page.locator("svg.map circle").count() >= 1 and page.locator("svg.chart").count() == 1
+    # The prefectures are named as Natural Earth names them: each area of the latest month is its shaded outline.
+    shaded = page.locator("svg.map path.area").count()
+    assert shaded >= 1 and shaded == page.locator('section[data-chart="map"] table tbody tr').count()
+    assert page.locator("svg.map circle").count() == 0 and page.locator("svg.chart").count() == 1
+    assert page.locator("ul.legend.shades li").count() >= 1
     page.screenshot(path=str(screenshots_dir() / f"dashboard-assessment-{language}.png"), full_page=True)
     problems["dashboard"] = serious_axe_violations(page)
 

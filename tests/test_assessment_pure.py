@@ -13,7 +13,7 @@ from sitaware.assessment import formula, lights, periods
 from sitaware.assessment.periods import Period
 
 PURE = ("periods.py", "formula.py", "lights.py", "schema.py", "operational_figures.py", "framework_forms.py",
-        "columnar.py")
+        "columnar.py", "areas.py")
 
 
 @pytest.mark.parametrize("name", PURE)

@@ -3,14 +3,17 @@ charts, maps by area and the assessment's narrative, in the active language (Eng
 
 Layout with reportlab; charts and maps drawn with matplotlib's Agg canvas (no display, no global backend);
 the font is DejaVu Sans, shipped inside matplotlib, embedded so French accents render in any reader. Maps
-draw the country outlines shipped with the web map (world-atlas) and one circle per area, at the mean
-position of the area's records the reader may see, sized by the area's latest figure.
+draw the country outlines shipped with the web map (world-atlas) and each area's outline (the shipped Natural
+Earth admin-1 polygons, `areas.py`) shaded by the area's latest figure, in the same classes and colours as the
+dashboards' maps; an area whose name has no known outline is a circle at the mean position of its records the
+reader may see, sized by its figure, as before.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import itertools
 import json
 import math
 from decimal import Decimal
@@ -19,8 +22,12 @@ from typing import Any
 
 from django.utils import formats
 from django.utils.translation import gettext as _
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as DrawnPath
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -40,11 +47,13 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import HRFlowable
 
-from sitaware.assessment import lights, values
+from sitaware.assessment import areas, lights, values
+from sitaware.assessment.dashboards import svg
 from sitaware.assessment.report import FILLS, IndicatorReport, ReportData, _decimal, _light_label
 from sitaware.core.scope import Actor
 
 BASEMAP = "web/vendor/world-atlas/countries-50m.geojson"
+AREAS = "web/vendor/natural-earth/admin1-areas.json"
 MAX_CHARTS = 24  # a report stays readable; the XLSX holds every value
 MAX_MAPS = 4
 DASH = "\u2013"  # en dash, for ranges and missing values
@@ -161,29 +170,130 @@ def _area_positions(actor: Actor, areas: list[str]) -> dict[str, tuple[float, fl
     return {r["admin1"]: (r["lon"], r["lat"]) for r in rows if r["lat"] is not None}
 
 
+def _atlas() -> areas.Atlas | None:
+    """The shipped admin-1 polygons (read once per process); None when the static file is missing."""
+    from django.contrib.staticfiles import finders
+
+    path = finders.find(AREAS)
+    try:
+        return areas.load(Path(path)) if path else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _oriented(ring: list[tuple[float, float]], clockwise: bool) -> list[tuple[float, float]]:
+    twice_area = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring))
+    return ring[::-1] if (twice_area < 0) != clockwise else ring
+
+
+def _outline(polygons: list[list[list[tuple[float, float]]]]) -> DrawnPath:
+    """An area's polygons as one path; holes turn the other way, so that the fill leaves them out."""
+    vertices: list[tuple[float, float]] = []
+    codes: list[int] = []
+    for polygon in polygons:
+        for n, ring in enumerate(polygon):
+            ring = _oriented(ring, clockwise=n > 0)
+            vertices += ring
+            codes += [DrawnPath.MOVETO] + [DrawnPath.LINETO] * (len(ring) - 2) + [DrawnPath.CLOSEPOLY]
+    return DrawnPath(vertices, codes)
+
+
+def _box(points: list[tuple[float, float]], least: float, share: float, shape: float = 1.0
+         ) -> tuple[float, float, float, float]:
+    """The points' extent, padded, then widened to `shape` (width / height, in degrees)."""
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    pad = max(least, share * max(max(xs) - min(xs), max(ys) - min(ys)))
+    west, south, east, north = min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+    if (east - west) < shape * (north - south):
+        grow = (shape * (north - south) - (east - west)) / 2
+        west, east = west - grow, east + grow
+    else:
+        grow = ((east - west) / shape - (north - south)) / 2
+        south, north = south - grow, north + grow
+    return west, south, east, north
+
+
+Rings = list[list[tuple[float, float]]]
+HALO = [patheffects.withStroke(linewidth=2, foreground="white")]
+
+
+def _draw_areas(ax: Any, atlas: areas.Atlas, filled: dict[str, tuple[areas.Area, Decimal | None]],
+                shades: list[svg.Class], countries: list[tuple[Any, Rings]]) -> None:
+    """The matched areas filled by class, the other areas of their countries as outlines, then the national
+    borders again over the fills, which cover them."""
+    taken = {a.index for a, _v in filled.values()}
+    for other in atlas.by_country({a.country for a, _v in filled.values()}):
+        if other.index not in taken:
+            ax.add_patch(PathPatch(_outline(atlas.polygons(other)), facecolor="#f2efe9", edgecolor="#b0b0b0",
+                                   linewidth=0.4))
+
+    def size(area: areas.Area) -> float:
+        west, south, east, north = atlas.bbox(area)
+        return (east - west) * (north - south)
+
+    for name, (area, v) in sorted(filled.items(), key=lambda kv: -size(kv[1][0])):  # an enclave stays on top
+        shade = svg.class_of(None if v is None else float(v), shades)
+        ax.add_patch(PathPatch(_outline(atlas.polygons(area)), facecolor=shade.colour if shade else svg.NO_FIGURE,
+                               edgecolor="#4a4a4a", linewidth=0.5, zorder=2))
+        ax.annotate(f"{name}\n{_fmt(v)}", area.label, fontsize=6, ha="center", va="center", zorder=5,
+                    path_effects=HALO)
+    for _bbox, rings in countries:
+        for ring in rings:
+            ax.plot(*zip(*ring, strict=True), color="#6f7a82", linewidth=0.8, zorder=3)
+
+
+def _draw_circles(ax: Any, circles: dict[str, tuple[tuple[float, float], Decimal]]) -> None:
+    top = max((float(v) for _p, v in circles.values()), default=0.0) or 1.0
+    for area, ((x, y), v) in sorted(circles.items()):
+        ax.scatter([x], [y], s=30 + 900 * float(v) / top, color="#1f77b4", alpha=0.55, edgecolors="#0b3d63",
+                   linewidths=0.6, zorder=4)
+        ax.annotate(f"{area}\n{_fmt(v)}", (x, y), fontsize=6, ha="center", va="center", zorder=5,
+                    path_effects=HALO)
+
+
+def _legend(ax: Any, shades: list[svg.Class], no_figure: bool, circles: bool) -> None:
+    handles: list[Any] = [Patch(facecolor=c.colour, edgecolor="#4a4a4a", linewidth=0.5, label=c.label)
+                          for c in shades]
+    if no_figure:
+        handles.append(Patch(facecolor=svg.NO_FIGURE, edgecolor="#4a4a4a", linewidth=0.5, label=_("no figure")))
+    if circles:
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor="#1f77b4",
+                              alpha=0.55, markeredgecolor="#0b3d63", label=_("no outline: circle")))
+    if handles:
+        ax.legend(handles=handles, fontsize=6.5, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
+                  frameon=False, title=_("Latest figure"))
+
+
 def _map(actor: Actor, report: IndicatorReport) -> Image | None:
+    """The latest figure of each area: its outline shaded by class where its name is known, else a circle."""
     figures = {area: _decimal(v.state["value"]) for area, v in report.by_area.items() if area}
     places = _area_positions(actor, sorted(figures))
-    shown = {a: (places[a], v) for a, v in figures.items() if a in places and v is not None}
-    if not shown:
+    atlas = _atlas()
+    matched = areas.match(atlas, sorted(figures), places).matched if atlas is not None else {}
+    filled = {a: (matched[a], v) for a, v in figures.items() if a in matched}
+    circles = {a: (places[a], v) for a, v in figures.items() if a not in matched and a in places and v is not None}
+    if not filled and not circles:
         return None
-    xs = [p[0] for p, _v in shown.values()]
-    ys = [p[1] for p, _v in shown.values()]
-    pad = max(1.5, 0.15 * max(max(xs) - min(xs), max(ys) - min(ys)))
-    box = (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad)
+    points = [p for p, _v in circles.values()]
+    if atlas is not None and filled:
+        points += [p for area, _v in filled.values() for ring in atlas.rings(area) for p in ring]
+        box = _box(points, 0.4, 0.06, 1.25)
+    else:
+        box = _box(points, 1.5, 0.15)
     fig = Figure(figsize=(6.4, 4.4), dpi=110)
     ax = fig.add_subplot()
     ax.set_facecolor("#dfeaf2")  # water and beyond the shipped outlines
-    for (x0, y0, x1, y1), rings in _countries():
-        if x1 < box[0] or x0 > box[2] or y1 < box[1] or y0 > box[3]:
-            continue
+    countries = [(bbox, rings) for bbox, rings in _countries()
+                 if not (bbox[2] < box[0] or bbox[0] > box[2] or bbox[3] < box[1] or bbox[1] > box[3])]
+    for _bbox, rings in countries:
         for ring in rings:
             ax.fill(*zip(*ring, strict=True), facecolor="#f2efe9", edgecolor="#8c8c8c", linewidth=0.6)
-    top = max(float(v) for _p, v in shown.values()) or 1.0
-    for area, ((x, y), v) in sorted(shown.items()):
-        ax.scatter([x], [y], s=30 + 900 * float(v) / top, color="#1f77b4", alpha=0.55, edgecolors="#0b3d63",
-                   linewidths=0.6, zorder=3)
-        ax.annotate(f"{area}\n{_fmt(v)}", (x, y), fontsize=6, ha="center", va="center", zorder=4)
+    shades = svg.classes([float(v) for _a, v in filled.values() if v is not None], lambda x: _fmt(Decimal(str(x))))
+    if atlas is not None and filled:
+        _draw_areas(ax, atlas, filled, shades, countries)
+    _draw_circles(ax, circles)
+    _legend(ax, shades, any(v is None for _a, v in filled.values()), bool(circles))
     ax.set_xlim(box[0], box[2])
     ax.set_ylim(box[1], box[3])
     ax.set_aspect("equal")
@@ -297,8 +407,10 @@ def _maps(actor: Actor, data: ReportData, st: dict[str, ParagraphStyle]) -> list
                                         image]))
     if not images:
         return []
-    note = _("Each circle sits at the mean position of the area's records you may see; its size follows the "
-             "area's figure for the latest period. Country outlines: Natural Earth via world-atlas.")
+    note = _("Each area is shaded by its figure for the latest period: the darker, the higher (classes in the "
+             "legend). An area whose name has no known outline is a circle at the mean position of its records you "
+             "may see, sized by its figure. Outlines: Natural Earth (countries via world-atlas; provinces and "
+             "prefectures, admin 1).")
     return [PageBreak(), Paragraph(_esc(_("Maps by area")), st["h1"]), Paragraph(_esc(note), st["small"]), *images]
 
 

@@ -58,6 +58,8 @@ LIST_PARAMS = ("kind", "category", "status", "sensitivity", "source_type", "unit
 SHIPPED_BASEMAP = "web/vendor/world-atlas/countries-50m.geojson"
 # Province and state boundaries (tools/admin1_basemap.py), drawn over the shipped countries only.
 SHIPPED_ADMIN1 = "web/vendor/natural-earth/admin1-lines.geojson"
+# Province and state polygons with their names (tools/admin1_areas.py), for the maps by area drawn on the server.
+SHIPPED_ADMIN1_AREAS = "web/vendor/natural-earth/admin1-areas.json"
 
 
 def _problem(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> JsonResponse:
@@ -138,6 +140,10 @@ def basemap_url() -> str:
 
 def admin1_lines_path() -> Path:
     return Path(__file__).parent / "static" / SHIPPED_ADMIN1
+
+
+def admin1_areas_path() -> Path:
+    return Path(__file__).parent / "static" / SHIPPED_ADMIN1_AREAS
 
 
 def admin1_lines_url() -> str:

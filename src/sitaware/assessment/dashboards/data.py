@@ -24,7 +24,7 @@ from django.db.models import Avg, Max
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from sitaware.assessment import engine, lights, values
+from sitaware.assessment import areas, engine, lights, values
 from sitaware.assessment.dashboards import svg
 from sitaware.assessment.dashboards.gallery import BREAKDOWN_LABELS, CHARTS
 from sitaware.assessment.dashboards.models import DashboardWidget
@@ -351,21 +351,47 @@ def _draw_bar(shown: Shown) -> None:
 
 
 def _draw_map(shown: Shown) -> None:
+    """A choropleth: each area whose name has a known outline filled by its figure's class; an area without one
+    as a circle at its records' mean position, as before; an area with neither is listed under the map."""
     _draw_bar(shown)  # the same numbers, listed beside the map
     rows = shown.extra["rows"]
-    positions = area_positions(shown.actor, [r["group"] for r in rows])
-    places = [svg.Place(r["group"], *positions[r["group"]], r["figure"].number, r["figure"].href,
-                        _tip(shown.indicators[0], r["figure"], r["group"]))
-              for r in rows if r["group"] in positions]
-    shown.extra["unplaced"] = [r["group"] for r in rows if r["group"] not in positions]
-    shown.svg = svg.area_map(places, basemap_features())
+    names = [r["group"] for r in rows]
+    positions = area_positions(shown.actor, names)
+    atlas = area_atlas()
+    matched = areas.match(atlas, names, {a: (lon, lat) for a, (lat, lon) in positions.items()}).matched \
+        if atlas is not None else {}
+    ind = shown.indicators[0]
+    shapes, places = [], []
+    for r in rows:
+        name, figure = r["group"], r["figure"]
+        if atlas is not None and name in matched:
+            shapes.append(svg.Shape(name, atlas.rings(matched[name]), matched[name].label, figure.number,
+                                    figure.href, _tip(ind, figure, name)))
+        elif name in positions:
+            places.append(svg.Place(name, *positions[name], figure.number, figure.href, _tip(ind, figure, name)))
+    shades = svg.classes([s.value for s in shapes])
+    shown.extra["legend"] = [{"label": c.label, "colour": c.colour} for c in shades]
+    if any(s.value is None for s in shapes):
+        shown.extra["legend"].append({"label": _("no figure"), "colour": svg.NO_FIGURE})
+    shown.extra["circles"] = [p.name for p in places]
+    shown.extra["unplaced"] = [g for g in names if g not in matched and g not in positions]
+    shown.svg = svg.area_map(places, basemap_features(), shapes=shapes, shades=shades,
+                             outlines=_other_areas(atlas, matched))
+
+
+def _other_areas(atlas: areas.Atlas | None, matched: dict[str, areas.Area]) -> list[list[areas.Ring]]:
+    """The outlines of the other areas of the drawn areas' countries, so that the map reads as a whole country."""
+    if atlas is None or not matched:
+        return []
+    taken = {a.index for a in matched.values()}
+    return [atlas.rings(a) for a in atlas.by_country({a.country for a in matched.values()}) if a.index not in taken]
 
 
 DRAW: dict[str, Callable[[Shown], None]] = {"card": _draw_card, "timeseries": _draw_timeseries, "map": _draw_map,
                                             "table": _draw_table, "bar": _draw_bar}
 
 
-# ---------------------------------------------------------------- map: where the areas are, and the basemap
+# ---------------------------------------------------------------- map: where the areas are, their outlines, the basemap
 
 _positions: dict[Any, tuple[float, dict[str, tuple[float, float]]]] = {}
 _positions_lock = threading.Lock()
@@ -406,6 +432,16 @@ def area_positions(actor: Actor, areas: list[str]) -> dict[str, tuple[float, flo
 @lru_cache(maxsize=2)
 def _features(path: str, mtime: int) -> tuple[dict, ...]:
     return tuple(json.loads(Path(path).read_text(encoding="utf-8")).get("features", []))
+
+
+def area_atlas() -> areas.Atlas | None:
+    """The shipped admin-1 polygons (tools/admin1_areas.py), read once per process; None without the file."""
+    try:
+        from sitaware.web.views import admin1_areas_path
+
+        return areas.load(admin1_areas_path())
+    except (ImportError, OSError, ValueError, KeyError):  # no outlines: every area is drawn as a circle
+        return None
 
 
 def basemap_features() -> tuple[dict, ...]:

@@ -33,7 +33,7 @@ CHARTS: dict[str, ChartType] = {c.key: c for c in (
                 "or per group of the breakdown."),
               4, ("area", "unit", "category", "sex", "age_group")),
     ChartType("map", _("Map by area"),
-              _("The latest value in each area (prefecture), as circles on the map: the larger, the higher."),
+              _("The latest value in each area (prefecture), shaded on the map: the darker, the higher."),
               1, ("area",), needs_breakdown=True),
     ChartType("table", _("Table by unit"),
               _("One row per group (unit by default) and one column per period, every number a link."),

@@ -18,8 +18,14 @@ _PERIODS = [f"M{i}" for i in range(1, len(_SAMPLE) + 1)]
 def _thumbnails() -> dict[str, str]:
     series = [svg.Series("a", [svg.Point(p, float(v)) for p, v in zip(_PERIODS, _SAMPLE, strict=True)]),
               svg.Series("b", [svg.Point(p, float(v) * 0.6) for p, v in zip(_PERIODS, _SAMPLE, strict=True)])]
-    places = [svg.Place("A", 4.4, 18.5, 12.0), svg.Place("B", 6.5, 17.4, 5.0), svg.Place("C", 6.5, 21.9, 8.0),
-              svg.Place("D", 5.7, 20.6, 3.0)]
+    corners = [(16.0, 4.0), (18.6, 3.6), (21.5, 4.3), (16.2, 6.1), (18.9, 6.4), (21.2, 6.0), (16.4, 8.2),
+               (18.4, 8.6), (21.6, 8.1)]  # a made-up country of four areas, near the Central African Republic's
+
+    def area(first: int, value: float) -> svg.Shape:  # unnamed: a thumbnail has no room for labels
+        ring = [corners[first], corners[first + 1], corners[first + 4], corners[first + 3], corners[first]]
+        return svg.Shape("", [ring], ring[0], value)
+
+    shapes = [area(0, 12.0), area(1, 5.0), area(3, 8.0), area(4, 3.0)]
     bars = "".join(f'<rect x="0" y="{8 + i * 16}" width="{w}" height="11" fill="#0072B2"/>'
                    for i, w in enumerate((150, 110, 70, 40)))
     cells = "".join(f'<rect x="{4 + c * 38}" y="{6 + r * 18}" width="34" height="14" '
@@ -30,7 +36,8 @@ def _thumbnails() -> dict[str, str]:
                  '<circle cx="140" cy="20" r="9" fill="#b7791f"/>'
                  f'<g transform="translate(4,48)">{svg.sparkline(_SAMPLE, 150, 26)}</g></svg>'),
         "timeseries": svg.series_chart(_PERIODS, series, target=6.0, width=320, height=160),
-        "map": svg.area_map(places, (), width=320, height=180),
+        "map": svg.area_map((), (), shapes=shapes, shades=svg.classes([s.value for s in shapes]), width=320,
+                            height=180),
         "table": f"{_BOX}{cells}</svg>",
         "bar": f"{_BOX}{bars}</svg>",
     }

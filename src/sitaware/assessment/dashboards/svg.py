@@ -10,7 +10,7 @@ keyboards and screen readers use.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -46,10 +46,10 @@ def _fmt(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def _ticks(high: float, low: float = 0.0) -> list[float]:
-    """Round axis steps (1, 2 or 5 times a power of ten), about four of them, covering [low, high]."""
+def _ticks(high: float, low: float = 0.0, steps: int = 4) -> list[float]:
+    """Round axis steps (1, 2 or 5 times a power of ten), about `steps` of them, covering [low, high]."""
     span = (high - low) or 1.0
-    raw = span / 4
+    raw = span / steps
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first = math.floor(low / step) * step
@@ -213,17 +213,81 @@ def outline_paths(features: Sequence[dict], bbox: tuple[float, float, float, flo
     return "".join(out)
 
 
-def area_map(places: Sequence[Place], features: Sequence[dict], *, width: int = 640, height: int = 360) -> str:
-    """Circles at the areas' positions on the basemap: area ∝ value (the larger, the higher), labelled."""
-    if not places:
-        return ""
-    lats = [p.lat for p in places]
-    lons = [p.lon for p in places]
-    # At least a few degrees around the areas, so that borders and neighbours place them; then widened to the
-    # drawing's shape, so the basemap fills it.
-    pad_lat = max(1.5, (max(lats) - min(lats)) * 0.2)
-    pad_lon = max(1.5, (max(lons) - min(lons)) * 0.2)
-    west, south, east, north = min(lons) - pad_lon, min(lats) - pad_lat, max(lons) + pad_lon, max(lats) + pad_lat
+# Sequential, colour-blind safe (ColorBrewer YlGnBu without its lightest step, which is too close to the land):
+# the darker, the higher. Fewer classes take colours spread over the whole ramp.
+SEQUENTIAL = ("#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494")
+NO_FIGURE = "#d4d4d4"
+LAND, WATER, BORDER = "#fbfbf8", "#eef3f7", "#9aa5ad"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An area drawn as its outline, filled by its figure's class."""
+
+    name: str
+    rings: Sequence[Sequence[tuple[float, float]]]  # closed rings of (longitude, latitude)
+    label: tuple[float, float]  # (longitude, latitude) where the name is written
+    value: float | None
+    href: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Class:
+    low: float
+    high: float
+    colour: str
+    label: str
+
+
+def classes(values: Sequence[float | None], fmt: Callable[[float], str] = _fmt) -> list[Class]:
+    """Classes of equal, round width (1, 2 or 5 times a power of ten) covering the values' range (at most five:
+    the palette's steps), each with its colour and
+    its range as text: "0-4" holds 0 up to, not including, 4 (the last class includes its top); whole-number
+    figures read as whole numbers ("0-3", "4-7", "8-12"; written with an en dash)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return []
+    if min(known) == max(known):  # one figure: one class, the ramp's middle
+        return [Class(known[0], known[0], SEQUENTIAL[len(SEQUENTIAL) // 2], fmt(known[0]))]
+    ticks = _ticks(max(known), min(known), len(SEQUENTIAL))
+    while len(ticks) > 2 and ticks[-2] >= max(known) and ticks[-2] > min(known):
+        ticks.pop()  # no empty class on top
+    count = len(ticks) - 1
+    step = ticks[1] - ticks[0]
+    whole = all(v == int(v) for v in known) and step == int(step)
+    out = []
+    for i in range(count):
+        low, high = ticks[i], ticks[i + 1]
+        colour = SEQUENTIAL[round(i * (len(SEQUENTIAL) - 1) / (count - 1)) if count > 1 else len(SEQUENTIAL) // 2]
+        last = i == count - 1
+        top = high if last or not whole else high - 1
+        label = fmt(low) if whole and top == low else f"{fmt(low)}\u2013{fmt(top)}"
+        out.append(Class(low, high, colour, label))
+    return out
+
+
+def class_of(value: float | None, shades: Sequence[Class]) -> Class | None:
+    if value is None or not shades:
+        return None
+    for shade in shades:
+        if value < shade.high:
+            return shade
+    return shades[-1]
+
+
+def _extent(places: Sequence[Place], shapes: Sequence[Shape]) -> tuple[float, float, float, float]:
+    lons = [p.lon for p in places] + [x for s in shapes for ring in s.rings for x, _y in ring]
+    lats = [p.lat for p in places] + [y for s in shapes for ring in s.rings for _x, y in ring]
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def _fit(extent: tuple[float, float, float, float], width: int, height: int, least: float, share: float):
+    """The extent padded (at least `least` degrees, or `share` of its size) and widened to the drawing's shape."""
+    west, south, east, north = extent
+    pad_lat = max(least, (north - south) * share)
+    pad_lon = max(least, (east - west) * share)
+    west, south, east, north = west - pad_lon, south - pad_lat, east + pad_lon, north + pad_lat
     kx = math.cos(math.radians((south + north) / 2))
     want = width / height
     have = (east - west) * kx / (north - south)
@@ -233,12 +297,70 @@ def area_map(places: Sequence[Place], features: Sequence[dict], *, width: int = 
     else:
         grow = ((east - west) * kx / want - (north - south)) / 2
         south, north = south - grow, north + grow
-    bbox = (west, south, east, north)
+    return west, south, east, north
+
+
+def _path(rings: Sequence[Sequence[tuple[float, float]]], xy, fine: bool = True) -> str:
+    """Rings as SVG path data, points closer than a pixel (`fine`: most of a pixel, to a tenth) dropped."""
+    d = []
+    step, digits = (0.7, 1) if fine else (1.0, 0)
+    for ring in rings:
+        last = None
+        pts = []
+        for lon, lat in ring:
+            x, y = xy(lon, lat)
+            if last is None or abs(x - last[0]) + abs(y - last[1]) >= step:
+                pts.append(f"{x:.{digits}f} {y:.{digits}f}")
+                last = (x, y)
+        if len(pts) > 2:
+            d.append("M" + "L".join(pts) + "Z")
+    return "".join(d)
+
+
+def _label(x: float, y: float, text: str) -> str:
+    # A white halo keeps the words legible on the darkest fill and over borders.
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="11" fill="#1b1b1b" stroke="#fff" '
+            f'stroke-width="3" stroke-linejoin="round" paint-order="stroke">{escape(text)}</text>')
+
+
+def area_map(places: Sequence[Place], features: Sequence[dict], *, shapes: Sequence[Shape] = (),
+             outlines: Sequence[Sequence[Sequence[tuple[float, float]]]] = (), shades: Sequence[Class] = (),
+             width: int = 640, height: int = 360) -> str:
+    """The areas on the basemap: each area with a known outline filled by its figure's class (`shades`, the
+    darker, the higher), the others as circles at their positions (area ∝ value), every one labelled with its
+    name and figure, so that nothing rests on colour alone. `outlines` are the other areas of the same countries,
+    drawn as borders only."""
+    if not places and not shapes:
+        return ""
+    if shapes:
+        bbox = _fit(_extent(places, shapes), width, height, 0.4, 0.06)
+    else:  # at least a few degrees around lone circles, so that borders and neighbours place them
+        bbox = _fit(_extent(places, shapes), width, height, 1.5, 0.2)
     xy = _project(bbox, width, height)
-    top = max((p.value for p in places if p.value is not None), default=0.0) or 1.0
+    countries = outline_paths(features, bbox, width, height)
     out = [f'<svg class="map" viewBox="0 0 {width} {height}" width="100%" aria-hidden="true" focusable="false">'
-           f'<rect width="{width}" height="{height}" fill="#eef3f7"/>'
-           f'<g fill="#fbfbf8" stroke="#9aa5ad" stroke-width="0.8">{outline_paths(features, bbox, width, height)}</g>']
+           f'<rect width="{width}" height="{height}" fill="{WATER}"/>'
+           f'<g fill="{LAND}" stroke="{BORDER}" stroke-width="0.8">{countries}</g>']
+    near = [rings for rings in outlines if _touches(rings, bbox)]
+    if near:
+        out.append(f'<g fill="{LAND}" stroke="#b5bdc3" stroke-width="0.6">'
+                   + "".join(f'<path d="{_path(rings, xy, fine=False)}"/>' for rings in near) + "</g>")
+    labels = []
+    borders = ""
+    if shapes:
+        # The countries' borders again over the filled areas, which cover them.
+        borders = f'<g fill="none" stroke="#6f7a82" stroke-width="1.2">{countries}</g>'
+        out.append('<g stroke="#4a4a4a" stroke-width="0.7" fill-rule="evenodd">')
+        for s in sorted(shapes, key=lambda s: -_size(s.rings)):  # the larger first: an enclave stays on top
+            shade = class_of(s.value, shades)
+            fill = shade.colour if shade else NO_FIGURE
+            out.append(_a(s.href, f'<path class="area" d="{_path(s.rings, xy)}" fill="{fill}"/>', s.title))
+            if s.name:  # a thumbnail's made-up areas have none
+                x, y = xy(*s.label)
+                labels.append(_label(x, y - 2, s.name))
+                labels.append(_label(x, y + 11, "-" if s.value is None else _fmt(s.value)))
+        out.append("</g>" + borders)
+    top = max((p.value for p in places if p.value is not None), default=0.0) or 1.0
     for p in sorted(places, key=lambda p: -(p.value or 0)):  # small circles drawn last, on top
         x, y = xy(p.lon, p.lat)
         r = 3 + 22 * math.sqrt(max(0.0, p.value or 0.0) / top)
@@ -247,7 +369,20 @@ def area_map(places: Sequence[Place], features: Sequence[dict], *, width: int = 
                   f'stroke="#00446b"/>')
         out.append(_a(p.href, circle, p.title))
         value = "-" if p.value is None else _fmt(p.value)
-        out.append(f'<text x="{x:.1f}" y="{y + r + 12:.1f}" text-anchor="middle" font-size="11" fill="#222">'
-                   f'{escape(p.name)} {escape(value)}</text>')
+        labels.append(_label(x, y + r + 12, f"{p.name} {value}"))
+    out.extend(labels)
     out.append("</svg>")
     return "".join(out)
+
+
+def _size(rings: Sequence[Sequence[tuple[float, float]]]) -> float:
+    lons = [lon for ring in rings for lon, _lat in ring]
+    lats = [lat for ring in rings for _lon, lat in ring]
+    return (max(lons) - min(lons)) * (max(lats) - min(lats)) if lons else 0.0
+
+
+def _touches(rings: Sequence[Sequence[tuple[float, float]]], bbox: tuple[float, float, float, float]) -> bool:
+    west, south, east, north = bbox
+    lons = [lon for ring in rings for lon, _lat in ring]
+    lats = [lat for ring in rings for _lon, lat in ring]
+    return bool(lons) and min(lons) <= east and max(lons) >= west and min(lats) <= north and max(lats) >= south
