@@ -117,9 +117,8 @@ class Work:
 
     @property
     def job(self) -> engine.Job:
-        return engine.Job(self.definition.formula, tuple(computable_keys(self.indicator, self.definition.formula)),
-                          tuple(self.periods),
-                          self.indicator.frequency)
+        keys = tuple(computable_keys(self.indicator, self.definition.formula))
+        return engine.Job(self.definition.formula, keys, tuple(self.periods), self.indicator.frequency)
 
 
 @dataclass
@@ -268,7 +267,7 @@ def run(actor: Actor, works: list[Work], cutoff: int,
 
 
 def _job_figures(organisation: Actor, job: engine.Job, columns: Any, cache: dict,
-             parts: dict[str, int] | None) -> list[engine.Figure]:
+                 parts: dict[str, int] | None) -> list[engine.Figure]:
     """A job's figures: from the organisation's shared read of records, or from its own read of alerts or
     plans for an operational formula."""
     if not job.periods:
@@ -471,7 +470,8 @@ def _move_watermarks(works: list[Work], cutoff: int, now: dt.datetime) -> None:
     marks = dict(ComputeWatermark.objects.filter(indicator__in=[w.indicator for w in works])
                  .values_list("indicator", "definition"))
     create: list[ComputeWatermark] = []
-    moves: dict[tuple[Any, str], list[Any]] = {}  # (new definition or None, sharing) → indicators
+    # (new definition or None, sharing, breakdown keys) → indicators
+    moves: dict[tuple[Any, str, tuple[str, ...]], list[Any]] = {}
     for work in works:
         definition_id = marks.get(work.indicator.pk)  # never None for an existing mark: the column is required
         if definition_id is None:
