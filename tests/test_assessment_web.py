@@ -713,3 +713,27 @@ def test_an_entered_value_form_gives_the_service_payload_and_its_problems_land_o
     assert [forms.value_field_for(f) for f in ("disaggregation.sex", "disaggregation.age_group", "period",
                                                "disaggregation.colour", "empty_reason")] == \
         ["dis-sex", "dis-age_group", "period", "disaggregation", "empty_reason"]
+
+
+def test_a_computed_indicators_page_lists_its_latest_period_by_group(plan, client, world, make_record, actor):
+    from sitaware.assessment import values
+    from tests.conftest import _system
+
+    ind = plan.indicator(code="G1", formula=shared.ROBBERY, disaggregation=["area"])
+    shared.make(make_record, 1, admin1="Lobaye")
+    for area in ("Ouham", "Ouham", "Bangui"):
+        shared.make(make_record, 3, admin1=area)
+    shared.make(make_record, 3, author="sam", sensitivity="strictly_confidential", admin1="Ouham")
+    values.compute(_system(), ind, *shared.RANGE)
+
+    def groups(who: str) -> list[tuple[str, str]]:
+        _login(client, world, who)
+        page = html.unescape(client.get(f"/assessment/indicators/{ind.id}/").content.decode())
+        assert "By group in 2025-03" in page  # the latest period with groups, not June (no records)
+        table = page[page.index('id="group-table"'):]
+        return re.findall(r'<td class="breakdown">([^<]*)</td><td><a [^>]*>([^<]*)</a>( \(partial\))?', table[
+            :table.index("</table>")])
+
+    assert groups("sam") == [("area: Ouham", "3", ""), ("area: Bangui", "1", "")]
+    # ana (clearance 2) sees her share, marked partial, never the organisation's figure.
+    assert ("area: Ouham", "2", " (partial)") in groups("ana")

@@ -730,6 +730,16 @@ def read_values(actor: Actor, indicator_id: Any, *, since: dt.date | None = None
     return out
 
 
+def latest_group_period(actor: Actor, indicator_id: Any) -> dt.date | None:
+    """The start of the latest period for which the indicator has figures by group (area, unit, ...), among the
+    figures of the actor's organisation; None if it has none."""
+    indicator = get_indicator(actor, indicator_id)
+    qs = IndicatorValue.objects.filter(indicator=indicator).exclude(disaggregation_key="{}")
+    if not actor.system:
+        qs = qs.filter(organisation_id=actor.organisation_id)
+    return qs.order_by("-period_start").values_list("period_start", flat=True).first()
+
+
 def _stored_partials(actor: Actor, indicator: Indicator, rows: list[IndicatorValue]) -> dict[int, dict[str, Any]]:
     """Partial figures kept by the run that made the values (`CeilingFigure`), for viewers whose share of the
     organisation's figure is its records at or below their clearance: every role but reporters (whose own

@@ -8,6 +8,7 @@ another organisation's framework is 404, as if absent.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -462,7 +463,29 @@ def indicator_show(request: HttpRequest, indicator_id: uuid.UUID) -> HttpRespons
         breakdown_fields=_breakdown_fields(ind, context, sent_value, value_errors), values=_value_rows(actor, ind),
         editable=editable, by_hand=by_hand, totals_only=ind.data_source == DataSource.COMPUTED,
     )
+    if ind.data_source == DataSource.COMPUTED:
+        groups = _latest_groups(actor, ind)
+        context.update(latest_groups=groups, latest_period=groups[0]["period"] if groups else "")
     return render(request, "assessment/indicator_form.html", context, status=status)
+
+
+def _latest_groups(actor: Actor, ind: Any) -> list[dict[str, Any]]:
+    """A computed indicator's figures by group (area, unit, category...) in the latest period that has any, the
+    highest first within each key: what its totals are made of, without opening a dashboard."""
+    start = values.latest_group_period(actor, ind.pk)
+    if start is None:
+        return []
+    labels = _key_labels()
+    shown = values.read_values(actor, ind.pk, since=start, until=start + dt.timedelta(days=1))
+    rows = [v.state | {"partial": v.partial, "breakdown": _breakdown_text(v.state["disaggregation"], labels)}
+            for v in shown if v.state["disaggregation"]]
+
+    def order(row: dict[str, Any]) -> tuple:
+        value = row["value"]
+        return (sorted(row["disaggregation"]), value is None, -float(value) if value is not None else 0.0,
+                row["breakdown"])
+
+    return sorted(rows, key=order)
 
 
 def _value_rows(actor: Actor, ind: Any) -> list[dict[str, Any]]:
