@@ -256,3 +256,28 @@ def test_serve_reminds_of_the_demo_password_once_the_demo_is_loaded(db, monkeypa
     call_command("serve", "--no-worker", stdout=out)
     assert "every demo account's password is sitaware-demo" in out.getvalue()
     assert "task worker: none here" in out.getvalue()
+
+
+def test_the_demo_writes_an_example_results_framework_with_computed_figures_and_a_dashboard(db, client):
+    from sitaware.assessment.dashboards.models import Dashboard
+    from sitaware.assessment.models import Indicator, IndicatorValue, ResultsFramework
+
+    out = demo()
+    assert "Example results framework 'demo-cpas' written" in out
+    fw = ResultsFramework.objects.get(code="demo-cpas", organisation__code="unpol")
+    assert fw.status == "active"
+    indicators = {i.code: i for i in Indicator.objects.filter(framework=fw)}
+    assert set(indicators) == {"I1", "I2", "I3", "I4", "I5", "I6"}
+    assert all(i.status == "active" for i in indicators.values())
+    incidents = IndicatorValue.objects.filter(indicator=indicators["I1"], disaggregation_key="{}")
+    assert incidents.count() == 12 and sum(v.value for v in incidents) > 0
+    # No alert decided and no plan approved in a fresh demo: those figures are empty and say why.
+    alerts = IndicatorValue.objects.filter(indicator=indicators["I4"], disaggregation_key="{}")
+    assert alerts.count() == 12 and all(v.value is None and v.empty_reason for v in alerts)
+    assert IndicatorValue.objects.filter(indicator=indicators["I6"], source="entered").count() == 6
+    board = Dashboard.objects.get(framework=fw)
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="unpol.analyst"))
+    assert client.get(f"/assessment/dashboards/{board.pk}/").status_code == 200
+    assert "nothing to do" in demo()  # written once

@@ -92,8 +92,10 @@ class Command(BaseCommand):
         anchor = self._anchor(options["until"], marker)
         loaded = Record.objects.filter(external_source=DEMO_SOURCE, external_id__startswith=f"seed{seed}-").count()
         if marker and marker.anchor == anchor and marker.records >= count and loaded >= count:
-            self.stdout.write(f"The demo (seed {seed}, {loaded} records up to {anchor:%Y-%m-%d}) is already loaded; "
-                              "nothing to do.")
+            # A demo loaded before the example framework existed gets it now.
+            if not self._framework(anchor):
+                self.stdout.write(f"The demo (seed {seed}, {loaded} records up to {anchor:%Y-%m-%d}) is already "
+                                  "loaded; nothing to do.")
             self._logins()
             return
 
@@ -111,9 +113,20 @@ class Command(BaseCommand):
             self.stderr.write(f"  record {problem.get('row')}: {problem.get('field')}: {problem.get('message')}")
         self._breakdown(seed)
         imported = 0 if options["no_ucdp"] else self._import_ucdp(options["events"] or UCDP_EVENTS, disable)
+        self._framework(anchor)
         load.write_marker(actor, load.Marker(seed, count, anchor, imported), place_source)
         self.stdout.write(f"Demo loaded in {time.monotonic() - started:.1f} s.")
         self._logins()
+
+    def _framework(self, anchor: dt.datetime) -> bool:
+        """The example results framework, written if missing; whether it was."""
+        from sitaware.assessment import demo as assessment_demo
+
+        framework = assessment_demo.ensure_framework(anchor)
+        if framework is not None:
+            self.stdout.write(f"Example results framework {framework.code!r} written, its figures computed, with a "
+                              "dashboard (Results frameworks, Dashboards).")
+        return framework is not None
 
     def _token(self, username: str) -> None:
         names = [spec.username for spec in users()]
