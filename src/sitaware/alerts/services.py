@@ -6,7 +6,6 @@ an accepted decision). Other apps and the API use this module and those three.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
 from collections import defaultdict
@@ -22,7 +21,7 @@ from sitaware.alerts.detectors import get_detector, scoped_detectors
 from sitaware.alerts.errors import AlertNotFound
 from sitaware.alerts.models import Alert, AlertState, DetectorRun, RunStatus
 from sitaware.alerts.runner import serialize_run, sync_states
-from sitaware.core.models import ChangeEntry
+from sitaware.core import changelog
 from sitaware.core.scope import Actor, restrict
 from sitaware.oversight import services as oversight
 from sitaware.oversight.models import Decision
@@ -202,30 +201,13 @@ def decision_times(actor: Actor, start: dt.datetime, end: dt.datetime,
 def alert_times_changed(after_seq: int, up_to_seq: int) -> list[dt.datetime]:
     """When the alerts were raised whose recommendation or decision entered the change log in (after_seq,
     up_to_seq]: the periods a "time from alert to decision" figure must be recomputed for."""
-    recommendations: set[str] = set()
-    decisions: set[int] = set()
-    entries = ChangeEntry.objects.filter(seq__gt=after_seq, seq__lte=up_to_seq,
-                                         object_type__in=("recommendation", "decision", "alert"))
-    alerts: set[str] = set()
-    for object_type, object_id in entries.values_list("object_type", "object_id").order_by():
-        if object_type == "recommendation":
-            recommendations.add(object_id)
-        elif object_type == "decision" and object_id.isdigit():
-            decisions.add(int(object_id))
-        elif object_type == "alert":
-            alerts.add(object_id)
+    changed = changelog.changed_objects(after_seq, up_to_seq, ("recommendation", "decision", "alert"))
+    recommendations = set(changelog.uuids(changed["recommendation"]))
+    decisions = {int(d) for d in changed["decision"] if d.isdigit()}
     if decisions:
-        recommendations |= {str(r) for r in Decision.objects.filter(pk__in=decisions)
-                            .values_list("recommendation_id", flat=True)}
+        recommendations |= set(Decision.objects.filter(pk__in=decisions).values_list("recommendation_id", flat=True))
+    alerts = changelog.uuids(changed["alert"])
     if not (recommendations or alerts):
         return []
-    found = Alert.objects.filter(Q(recommendation_id__in=_uuids(recommendations)) | Q(pk__in=_uuids(alerts)))
+    found = Alert.objects.filter(Q(recommendation_id__in=recommendations) | Q(pk__in=alerts))
     return list(found.values_list("created_at", flat=True))
-
-
-def _uuids(texts: set[str]) -> list[uuid.UUID]:
-    out = []
-    for text in texts:
-        with contextlib.suppress(ValueError):
-            out.append(uuid.UUID(text))
-    return out

@@ -366,14 +366,31 @@ def operational_figures(actor: Actor, job: Job, within: Actor | None = None) -> 
                                                             job.frequency, within, job.ceiling)]
 
 
+def read_columns_for(actor: Actor, jobs: list[Job],
+                     within: Actor | None = None) -> tuple[columnar.Columns | None, dict[str, int] | None]:
+    """`read_columns` for the jobs that read records (with periods, and not over alerts or plans), or nothing."""
+    reading = [job for job in jobs if job.periods and not formulas.is_operational(job.formula)]
+    return read_columns(actor, reading, within) if reading else (None, None)
+
+
+def job_figures(actor: Actor, job: Job, columns: columnar.Columns | None, cache: dict,
+                parts: dict[str, int] | None, within: Actor | None = None) -> list[Figure]:
+    """One job's figures: from the columns `read_columns_for` read, or, for an operational formula, from its own
+    read of alerts or plans."""
+    if not job.periods:
+        return []
+    if formulas.is_operational(job.formula):
+        return operational_figures(actor, job, within)
+    assert columns is not None  # read_columns_for read them for every job with periods that reads records
+    return figures_of(columns, job, cache, parts)
+
+
 def evaluate_many(actor: Actor, jobs: list[Job], within: Actor | None = None) -> list[list[Figure]]:
     """The figures of each job, in order, from one read of the records: what `evaluate` gives for each (jobs of
     operational formulas read their own rows)."""
-    reading = [job for job in jobs if not formulas.is_operational(job.formula)]
-    columns, parts = read_columns(actor, reading, within) if reading else (None, None)
+    columns, parts = read_columns_for(actor, jobs, within)
     cache: dict = {}
-    return [operational_figures(actor, job, within) if formulas.is_operational(job.formula)
-            else figures_of(columns, job, cache, parts) for job in jobs]  # type: ignore[arg-type]
+    return [job_figures(actor, job, columns, cache, parts, within) for job in jobs]
 
 
 def records_behind(actor: Actor, formula: Mapping[str, Any], frequency: str, period: Period,

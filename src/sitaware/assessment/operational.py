@@ -80,11 +80,14 @@ def describe(actor: Actor, item_type: str, ids: list[str]) -> list[dict[str, Any
     if item_type == "alert":
         rows = alerts.scoped_alerts(actor).filter(pk__in=ids).select_related("recommendation__decision") \
             .order_by("-created_at", "-id")
-        return [{"id": str(a.pk), "type": "alert", "when": a.created_at,
-                 "decided_at": getattr(getattr(a.recommendation, "decision", None), "decided_at", None),
-                 "outcome": getattr(getattr(a.recommendation, "decision", None), "outcome", ""),
-                 "area": a.admin1, "state": a.get_state_display(), "published": bool(a.cap_identifier)}
-                for a in rows]
+        out = []
+        for a in rows:
+            decision = getattr(a.recommendation, "decision", None)  # listed alerts are decided ones
+            out.append({"id": str(a.pk), "type": "alert", "when": a.created_at,
+                        "decided_at": decision.decided_at if decision else None,
+                        "outcome": decision.outcome if decision else "", "area": a.admin1,
+                        "state": a.get_state_display(), "published": bool(a.cap_identifier)})
+        return out
     plans = planning.scoped_plans(actor).filter(pk__in=ids).order_by("-request__shift_start", "-id")
     return [{"id": str(p.pk), "type": "patrol_plan", "when": p.request.shift_start, "until": p.request.shift_end,
              "state": p.get_status_display(), "coverage": (p.coverage or {}).get("priority_share"),

@@ -36,6 +36,7 @@ from sitaware.assessment.periods import Period, PeriodError, iter_periods, label
 from sitaware.assessment.schema import EnteredValueIn
 from sitaware.assessment.services import computable_keys, get_indicator, log, parse
 from sitaware.core import changelog
+from sitaware.core import services as core_services
 from sitaware.core.canonical import canonical_json
 from sitaware.core.choices import Role
 from sitaware.core.scope import Actor, agreements_fingerprint, restrict
@@ -245,14 +246,13 @@ def run(actor: Actor, works: list[Work], cutoff: int,
         by_organisation.setdefault(work.indicator.framework.organisation_id, []).append((number, work))
     for group in by_organisation.values():
         organisation = engine.organisation_actor(group[0][1].indicator.framework.organisation)
-        reading = [w.job for _n, w in group if w.periods and not formulas.is_operational(w.job.formula)]
-        columns, parts = engine.read_columns(organisation, reading) if reading else (None, None)
+        columns, parts = engine.read_columns_for(organisation, [w.job for _n, w in group])
         cache: dict = {}
         for number, work in group:
             try:
-                figures = _job_figures(organisation, work.job, columns, cache, parts)
+                figures = engine.job_figures(organisation, work.job, columns, cache, parts)
                 if figures and str(work.indicator.pk) in shown:
-                    ceilings[number] = [(level, f) for level in CEILINGS for f in _job_figures(
+                    ceilings[number] = [(level, f) for level in CEILINGS for f in engine.job_figures(
                         organisation, dataclasses.replace(work.job, ceiling=level), columns, cache, parts)]
                 ready.append((number, work, figures))
             except Exception as exc:  # one bad indicator must not stop the others; the caller decides
@@ -264,17 +264,6 @@ def run(actor: Actor, works: list[Work], cutoff: int,
     if progress is not None:
         progress("stored", len(ready))
     return [out[n] for n in range(len(works))]
-
-
-def _job_figures(organisation: Actor, job: engine.Job, columns: Any, cache: dict,
-                 parts: dict[str, int] | None) -> list[engine.Figure]:
-    """A job's figures: from the organisation's shared read of records, or from its own read of alerts or
-    plans for an operational formula."""
-    if not job.periods:
-        return []
-    if formulas.is_operational(job.formula):
-        return engine.operational_figures(organisation, job)
-    return engine.figures_of(columns, job, cache, parts)
 
 
 def _same(v: IndicatorValue | _Stored, figure: engine.Figure) -> bool:
@@ -515,9 +504,7 @@ BREAKDOWN_MAX = 400
 
 
 def _unit_codes(organisation_id: Any) -> frozenset[str]:
-    from sitaware.core.models import Unit
-
-    return frozenset(Unit.objects.filter(organisation_id=organisation_id).values_list("code", flat=True))
+    return frozenset(code for code, _name in core_services.organisation_units(organisation_id))
 
 
 def _check_disaggregation(indicator: Indicator, disaggregation: dict[str, str], where: str,

@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -44,9 +43,9 @@ from sitaware.assessment.models import (
     IndicatorStatus,
 )
 from sitaware.assessment.views_dashboard import _actor
+from sitaware.core import services as core_services
 from sitaware.core.choices import Sensitivity
 from sitaware.core.scope import Actor
-from sitaware.planning import services as planning
 from sitaware.records import vocab
 
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
@@ -250,12 +249,8 @@ def _filter_blocks(state: dict[str, Any], errors: dict[str, str], units: list[tu
 
 
 def _units(actor: Actor) -> list[tuple[str, str]]:
-    """(code, name) of the organisation's units, as the planning service lists them; none for a role that does
-    not plan (such a viewer is shown no form)."""
-    try:
-        return planning.organisation_units(actor)
-    except PermissionDenied:
-        return []
+    """(code, name) of the organisation's units (read only for those shown a form)."""
+    return core_services.organisation_units(actor.organisation_id)
 
 
 def _operational_choices() -> dict[str, list[tuple[str, str]]]:

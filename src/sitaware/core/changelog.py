@@ -33,6 +33,27 @@ class PendingEntry:
     data: str | None = None
 
 
+def changed_objects(after_seq: int, up_to_seq: int, object_types: Iterable[str]) -> dict[str, set[str]]:
+    """The ids of the objects of `object_types` that entries (after_seq, up_to_seq] name, by type: what a
+    consumer keeping a watermark on the log (an indicator's refresh) must look at again."""
+    out: dict[str, set[str]] = {kind: set() for kind in object_types}
+    entries = ChangeEntry.objects.filter(seq__gt=after_seq, seq__lte=up_to_seq, object_type__in=list(out))
+    for object_type, object_id in entries.values_list("object_type", "object_id").order_by():
+        out[object_type].add(object_id)
+    return out
+
+
+def uuids(object_ids: Iterable[str]) -> list[uuid.UUID]:
+    """The ids among `object_ids` that are UUIDs (an entry's object id is text, whatever the object's key)."""
+    out = []
+    for text in object_ids:
+        try:
+            out.append(uuid.UUID(text))
+        except ValueError:
+            continue
+    return out
+
+
 def hashed_time(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat()
 

@@ -130,6 +130,11 @@ def set_membership(
     return membership
 
 
+def organisation_units(organisation_id: Any) -> list[tuple[str, str]]:
+    """(code, name) of an organisation's units, by code: what forms offer and services check unit codes against."""
+    return list(Unit.objects.filter(organisation_id=organisation_id).order_by("code").values_list("code", "name"))
+
+
 def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from sitaware.core import changelog
+from sitaware.core import services as core_services
 from sitaware.core.changelog import PendingEntry
 from sitaware.core.choices import Role, Sensitivity
 from sitaware.core.models import Unit as OrgUnit
@@ -676,8 +677,7 @@ def set_default_travel(actor: Actor, spec: Any) -> dict[str, Any]:
 def organisation_units(actor: Actor) -> list[tuple[str, str]]:
     """(code, name) of the actor's organisation's units: the units a patrol can come from."""
     _reject_role(actor, PLAN_ROLES | TRAVEL_SETTING_ROLES, _("patrol planning"))
-    return list(OrgUnit.objects.filter(organisation_id=actor.organisation_id).order_by("code")
-                .values_list("code", "name"))
+    return core_services.organisation_units(actor.organisation_id)
 
 
 # ---------------------------------------------------------------- for indicators (assessment)
@@ -737,8 +737,8 @@ def plan_coverage(actor: Actor, start: dt.datetime, end: dt.datetime, basis: str
     by_plan: dict[Any, list[tuple[str, str]]] = {}
     for plan_id, patrol, cell in visits.values_list("plan_id", "patrol", "cell").order_by():
         by_plan.setdefault(plan_id, []).append((patrol, cell))
-    codes = dict(OrgUnit.objects.filter(organisation_id__in={p.organisation_id for p in plans})
-                 .values_list("code", "code"))
+    codes = {code for organisation_id in {p.organisation_id for p in plans}
+             for code, _name in core_services.organisation_units(organisation_id)}
     out = []
     for plan in plans:
         unit_of = {u["id"]: u["unit"] if u.get("unit") in codes else "" for u in plan.request.units}
@@ -754,14 +754,5 @@ def plan_coverage(actor: Actor, start: dt.datetime, end: dt.datetime, basis: str
 def plan_times_changed(after_seq: int, up_to_seq: int) -> list[dt.datetime]:
     """The shift starts of the plans logged in (after_seq, up_to_seq] (proposed, edited, decided, dispatched,
     tracked): the periods a patrol-coverage figure must be recomputed for."""
-    from sitaware.core.models import ChangeEntry
-
-    ids = set(ChangeEntry.objects.filter(seq__gt=after_seq, seq__lte=up_to_seq, object_type="patrol_plan")
-              .values_list("object_id", flat=True).order_by())
-    keys = []
-    for text in ids:
-        try:
-            keys.append(uuid.UUID(text))
-        except ValueError:
-            continue
-    return list(Plan.objects.filter(pk__in=keys).values_list("request__shift_start", flat=True))
+    changed = changelog.changed_objects(after_seq, up_to_seq, ("patrol_plan",))["patrol_plan"]
+    return list(Plan.objects.filter(pk__in=changelog.uuids(changed)).values_list("request__shift_start", flat=True))
